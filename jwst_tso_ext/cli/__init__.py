@@ -1,0 +1,1 @@
+"""Command-line interface ``jwst-tso-ext`` (subcommands simulate, crds-cache, demo)."""

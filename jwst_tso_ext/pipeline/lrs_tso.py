@@ -1,0 +1,281 @@
+"""`LrsTsoPipeline`: MIRI LRS slitless TSO from uncal ramps to a detrended white-light curve."""
+
+import json
+import logging
+from pathlib import Path
+
+from jwst.assign_wcs import assign_wcs_step
+from jwst.dark_current import dark_current_step
+from jwst.dq_init import dq_init_step
+from jwst.emicorr import emicorr_step
+from jwst.extract_1d import extract_1d_step
+from jwst.firstframe import firstframe_step
+from jwst.flatfield import flat_field_step
+from jwst.gain_scale import gain_scale_step
+from jwst.group_scale import group_scale_step
+from jwst.ipc import ipc_step
+from jwst.jump import jump_step
+from jwst.lastframe import lastframe_step
+from jwst.linearity import linearity_step
+from jwst.photom import photom_step
+from jwst.ramp_fitting import ramp_fit_step
+from jwst.reset import reset_step
+from jwst.rscd import rscd_step
+from jwst.saturation import saturation_step
+from jwst.srctype import srctype_step
+from jwst.stpipe import Pipeline
+from stdatamodels.jwst import datamodels
+
+from jwst_tso_ext.pipeline.combine import combine_tables, combine_x1dints, exposure_root
+from jwst_tso_ext.steps import (
+    DetrendedWhiteLightStep,
+    MirisimRefpixGuardStep,
+    TsoVisitFixStep,
+    WavelengthDriftStep,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LrsTsoPipeline", "expand_inputs"]
+
+#: Stage-1 steps in the order jwst's Detector1Pipeline runs them for MIRI, with the
+#: MIRISim refpix guard in place of refpix.
+STAGE1_STEPS = (
+    "tsovisit_fix",
+    "group_scale",
+    "dq_init",
+    "emicorr",
+    "saturation",
+    "ipc",
+    "firstframe",
+    "lastframe",
+    "reset",
+    "linearity",
+    "rscd",
+    "dark_current",
+    "mirisim_refpix_guard",
+    "jump",
+)
+
+
+def expand_inputs(input_data):
+    """List the exposures (segments) named by ``input_data``.
+
+    Parameters
+    ----------
+    input_data : str, Path, list, or datamodel
+        One file, a list of files or models, an association file (``.json``) whose
+        ``science`` members are the segments, or a datamodel.
+
+    Returns
+    -------
+    members : list
+        Paths (str) or datamodels, in the order given.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a named file does not exist.
+    ValueError
+        If an association names no science members or cannot be read.
+    """
+    if isinstance(input_data, (list, tuple)):
+        members = list(input_data)
+    elif isinstance(input_data, (str, Path)) and str(input_data).endswith(".json"):
+        path = Path(input_data)
+        if not path.is_file():
+            raise FileNotFoundError(f"association file not found: {path}")
+        try:
+            asn = json.loads(path.read_text())
+            members = [
+                str(path.parent / member["expname"])
+                for product in asn["products"]
+                for member in product["members"]
+                if member.get("exptype", "science").lower() == "science"
+            ]
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}: not a readable association ({error})") from error
+        if not members:
+            raise ValueError(f"{path}: association has no science members")
+    else:
+        members = [input_data]
+    for member in members:
+        if isinstance(member, (str, Path)) and not Path(member).is_file():
+            raise FileNotFoundError(f"input file not found: {member}")
+    return members
+
+
+class LrsTsoPipeline(Pipeline):
+    """MIRI LRS slitless TSO: uncal ramps (or rateints) to a detrended white-light curve.
+
+    Runs, one segment at a time: ``tsovisit_fix``, the MIRI detector1 steps with
+    ``mirisim_refpix_guard`` in place of ``refpix``, ``ramp_fit``, ``gain_scale``,
+    ``assign_wcs``, ``srctype``, ``flat_field``, ``wavelength_drift``, ``photom`` and
+    ``extract_1d``; then combines the segments' 1-D products and runs
+    ``detrended_white_light`` on them. Only one segment's data is in memory at a time.
+    """
+
+    class_alias = "lrs_tso"
+
+    spec = """
+        save_calibrated_ramp = boolean(default=False)  # Save the stage-1 ramp before ramp fitting
+        save_rateints = boolean(default=True)  # Save the per-integration slopes (_rateints)
+        save_calints = boolean(default=True)  # Save the calibrated cubes (_calints)
+    """  # noqa: E501
+
+    step_defs = {
+        "tsovisit_fix": TsoVisitFixStep,
+        "group_scale": group_scale_step.GroupScaleStep,
+        "dq_init": dq_init_step.DQInitStep,
+        "emicorr": emicorr_step.EmiCorrStep,
+        "saturation": saturation_step.SaturationStep,
+        "ipc": ipc_step.IPCStep,
+        "firstframe": firstframe_step.FirstFrameStep,
+        "lastframe": lastframe_step.LastFrameStep,
+        "reset": reset_step.ResetStep,
+        "linearity": linearity_step.LinearityStep,
+        "rscd": rscd_step.RscdStep,
+        "dark_current": dark_current_step.DarkCurrentStep,
+        "mirisim_refpix_guard": MirisimRefpixGuardStep,
+        "jump": jump_step.JumpStep,
+        "ramp_fit": ramp_fit_step.RampFitStep,
+        "gain_scale": gain_scale_step.GainScaleStep,
+        "assign_wcs": assign_wcs_step.AssignWcsStep,
+        "srctype": srctype_step.SourceTypeStep,
+        "flat_field": flat_field_step.FlatFieldStep,
+        "wavelength_drift": WavelengthDriftStep,
+        "photom": photom_step.PhotomStep,
+        "extract_1d": extract_1d_step.Extract1dStep,
+        "detrended_white_light": DetrendedWhiteLightStep,
+    }
+
+    def process(self, input_data):
+        """
+        Run the pipeline on one exposure or a list / association of segments.
+
+        Parameters
+        ----------
+        input_data : str, list, or datamodel
+            Uncal ramps (`~stdatamodels.jwst.datamodels.RampModel`) or rateints
+            (`~stdatamodels.jwst.datamodels.CubeModel`), one file per segment.
+
+        Returns
+        -------
+        `~stdatamodels.jwst.datamodels.TSOMultiSpecModel`
+            The combined x1dints product (one spectrum row per integration).
+        """
+        log.info("Starting lrs_tso ...")
+        members = expand_inputs(input_data)
+        x1d_products = []
+        drift_tables = []
+        for index, member in enumerate(members, start=1):
+            log.info("Segment %d of %d: %s", index, len(members), _describe(member))
+            x1d, drift_table = self._process_segment(member)
+            x1d_products.append(x1d)
+            drift_tables.append(drift_table)
+
+        combined = combine_x1dints(x1d_products)
+        root = exposure_root(combined.meta.filename or _describe(members[0]))
+        if self.output_file is None:
+            self.output_file = root
+        combined.meta.filename = f"{root}_x1dints.fits"
+        self.save_model(combined, suffix="x1dints")
+
+        drift = combine_tables(drift_tables)
+        drift_path = None
+        if drift is not None:
+            drift_path = self.make_output_path(basepath=root, suffix="drift", ext="ecsv")
+            if self.save_results:
+                drift.write(drift_path, format="ascii.ecsv", overwrite=True)
+                log.info("Saved combined drift table in %s", drift_path)
+            else:
+                drift_path = None
+        if drift_path is not None and self.detrended_white_light.drift_table is None:
+            self.detrended_white_light.drift_table = str(drift_path)
+        self.detrended_white_light.output_file = root
+        self.detrended_white_light.run(combined)
+
+        log.info("... ending lrs_tso")
+        return combined
+
+    def _process_segment(self, member):
+        """Stages 1 and 2 on one segment; returns its x1dints product and drift table."""
+        with _open(member) as model:
+            if isinstance(model, datamodels.RampModel):
+                cube = self._stage1(model)
+            elif isinstance(model, datamodels.CubeModel):
+                log.info("Input holds slopes per integration: stage 1 is skipped")
+                cube = self.tsovisit_fix.run(model)
+            else:
+                raise ValueError(
+                    f"{_describe(member)}: expected uncal ramps (RampModel) or rateints "
+                    f"(CubeModel), got {type(model).__name__}"
+                )
+        x1d = self._stage2(cube)
+        drift_table = getattr(self.wavelength_drift, "last_table", None)
+        return x1d, drift_table
+
+    def _stage1(self, ramp):
+        """Detector-level calibration of one segment: ramps to slopes per integration."""
+        model = ramp
+        for name in STAGE1_STEPS:
+            model = getattr(self, name).run(model)
+        if self.save_calibrated_ramp:
+            self.save_model(model, suffix="ramp", force=True)
+        if self.ramp_fit.skip:
+            raise ValueError("ramp_fit is skipped: lrs_tso needs slopes per integration")
+        _, ints_model = self.ramp_fit.run(model)
+        model.close()
+        if ints_model is None:
+            raise ValueError("ramp_fit produced no per-integration slopes (nints must be > 1)")
+        self.gain_scale.suffix = "gain_scaleints"
+        ints_model = self.gain_scale.run(ints_model)
+        if self.save_rateints:
+            self.save_model(ints_model, suffix="rateints", force=self.save_results)
+        return ints_model
+
+    def _stage2(self, cube):
+        """Spectroscopic calibration and extraction of one segment."""
+        calibrated = self.assign_wcs.run(cube)
+        if calibrated.meta.cal_step.assign_wcs != "COMPLETE":
+            raise ValueError("assign_wcs did not complete: cannot calibrate wavelengths")
+        calibrated = self.srctype.run(calibrated)
+        calibrated = self.flat_field.run(calibrated)
+        calibrated = self.wavelength_drift.run(calibrated)
+        calibrated = self.photom.run(calibrated)
+        if self.save_calints:
+            self.save_model(calibrated, suffix="calints", force=self.save_results)
+        self.extract_1d.save_results = False
+        x1d = self.extract_1d.run(calibrated)
+        calibrated.close()
+        if x1d is None or x1d.meta.cal_step.extract_1d != "COMPLETE":
+            raise ValueError("extract_1d did not produce spectra for this segment")
+        return x1d
+
+
+def _describe(member):
+    if isinstance(member, (str, Path)):
+        return str(member)
+    return getattr(member.meta, "filename", None) or type(member).__name__
+
+
+class _open:
+    """Context manager opening a path as a datamodel (models are passed through)."""
+
+    def __init__(self, member):
+        self.member = member
+        self.model = None
+
+    def __enter__(self):
+        if isinstance(self.member, (str, Path)):
+            try:
+                self.model = datamodels.open(str(self.member))
+            except Exception as error:  # noqa: BLE001 - report any reader failure plainly
+                raise ValueError(f"{self.member}: cannot be read as a JWST product ({error})") from error
+            return self.model
+        return self.member
+
+    def __exit__(self, *exc):
+        if self.model is not None:
+            self.model.close()
+        return False

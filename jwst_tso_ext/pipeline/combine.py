@@ -1,5 +1,6 @@
 """Combine per-segment 1-D TSO products into one product with one row per integration."""
 
+import copy
 import logging
 import re
 
@@ -68,9 +69,12 @@ def combine_x1dints(products):
 
     combined = datamodels.TSOMultiSpecModel()
     combined.update(products[0], only="PRIMARY")
-    spec = products[0].spec[0].copy()
+    combined.spec.append(combined.spec.item())
+    spec = combined.spec[0]
+    for key, value in products[0].spec[0].instance.items():
+        if key != "spec_table":
+            setattr(spec, key, copy.deepcopy(value))
     spec.spec_table = np.concatenate(tables)[order]
-    combined.spec.append(spec)
 
     int_times = [np.asarray(p.int_times) for p in products if p.int_times is not None]
     int_times = [t for t in int_times if t.size]

@@ -1,0 +1,154 @@
+"""``jwst-tso-ext simulate``: write a MIRISim-like MIRI LRS slitless TSO exposure with truth."""
+
+import argparse
+import logging
+import sys
+
+from jwst_tso_ext.simulate import SimulationConfig, simulate_exposure
+
+log = logging.getLogger(__name__)
+
+__all__ = ["add_parser", "run", "config_from_args"]
+
+_DEFAULTS = SimulationConfig()
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_parser(subparsers):
+    """Register the ``simulate`` subcommand; returns its parser."""
+    parser = subparsers.add_parser(
+        "simulate",
+        help="simulate a MIRISim-like MIRI LRS slitless TSO exposure with known truth",
+        description="Write MIRISim-like uncal files (RampModel, FAST readout, no TSOVISIT, "
+        "no INT_TIMES) of a MIRI LRS slitless transit observation, and truth tables "
+        "(<root>_truth.ecsv, <root>_truth_spectrum.ecsv, <root>_truth_cosmic_rays.ecsv). "
+        "For MIRISim/seed-like files use --ngroups 100 --nints 10.",
+    )
+    parser.add_argument("output_dir", metavar="OUTDIR", help="directory for the output files")
+    parser.add_argument("--root", default=_DEFAULTS.root, help="root of the file names")
+    parser.add_argument("--nints", type=_positive_int, default=_DEFAULTS.nints)
+    parser.add_argument("--ngroups", type=_positive_int, default=_DEFAULTS.ngroups)
+    parser.add_argument(
+        "--segment-size",
+        type=_positive_int,
+        default=None,
+        help="integrations per <root>_segNNN_uncal.fits file (default: one file)",
+    )
+    parser.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    parser.add_argument(
+        "--noiseless",
+        action="store_true",
+        help="no photon noise, read noise or cosmic rays",
+    )
+    parser.add_argument("--start-mjd", type=float, default=_DEFAULTS.start_mjd)
+    star = parser.add_argument_group("star")
+    star.add_argument("--star-temperature", type=float, default=_DEFAULTS.star_temperature)
+    star.add_argument(
+        "--star-flux-mjy",
+        type=float,
+        default=_DEFAULTS.star_flux_mjy,
+        help="blackbody flux density at 2 micron (mJy)",
+    )
+    star.add_argument("--no-background", action="store_true", help="no thermal background")
+    transit = parser.add_argument_group("transit")
+    transit.add_argument("--depth", type=float, default=_DEFAULTS.transit_depth, help="(Rp/Rs)^2")
+    transit.add_argument("--t0", type=float, default=None, help="mid-transit time (s from start)")
+    transit.add_argument(
+        "--duration", type=float, default=None, help="transit duration (s; default exposure/3)"
+    )
+    transit.add_argument("--a-rs", type=float, default=_DEFAULTS.a_rs)
+    transit.add_argument("--impact-parameter", type=float, default=_DEFAULTS.impact_parameter)
+    transit.add_argument(
+        "--limb-darkening",
+        type=float,
+        nargs=2,
+        default=list(_DEFAULTS.limb_darkening),
+        metavar=("U1", "U2"),
+    )
+    ramp = parser.add_argument_group("response ramp")
+    ramp.add_argument("--ramp-amplitude", type=float, default=_DEFAULTS.ramp_amplitude)
+    ramp.add_argument(
+        "--ramp-timescale",
+        type=float,
+        default=None,
+        help="s; default min(600 s, exposure/6)",
+    )
+    pointing = parser.add_argument_group("pointing")
+    pointing.add_argument("--x-offset", type=float, default=_DEFAULTS.x_offset, help="px")
+    pointing.add_argument("--y-offset", type=float, default=_DEFAULTS.y_offset, help="px")
+    pointing.add_argument(
+        "--drift-x", type=float, default=_DEFAULTS.drift_x, help="linear drift over exposure, px"
+    )
+    pointing.add_argument(
+        "--drift-y", type=float, default=_DEFAULTS.drift_y, help="linear drift over exposure, px"
+    )
+    pointing.add_argument("--drift-quadratic-x", type=float, default=_DEFAULTS.drift_quadratic_x)
+    pointing.add_argument("--drift-quadratic-y", type=float, default=_DEFAULTS.drift_quadratic_y)
+    pointing.add_argument(
+        "--drift-jitter", type=float, default=_DEFAULTS.jitter_rms, help="jitter rms per axis, px"
+    )
+    pointing.add_argument("--drift-step-time", type=float, default=None, help="s from start")
+    pointing.add_argument("--drift-step-x", type=float, default=_DEFAULTS.step_x, help="px")
+    pointing.add_argument("--drift-step-y", type=float, default=_DEFAULTS.step_y, help="px")
+    parser.add_argument(
+        "--cosmic-ray-rate",
+        type=float,
+        default=_DEFAULTS.cosmic_ray_rate,
+        help="mean hits per integration on the subarray",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing files")
+    return parser
+
+
+def config_from_args(args):
+    """SimulationConfig from parsed command-line arguments (validated)."""
+    config = SimulationConfig(
+        nints=args.nints,
+        ngroups=args.ngroups,
+        segment_size=args.segment_size,
+        seed=args.seed,
+        noiseless=args.noiseless,
+        root=args.root,
+        start_mjd=args.start_mjd,
+        star_temperature=args.star_temperature,
+        star_flux_mjy=args.star_flux_mjy,
+        background=not args.no_background,
+        transit_depth=args.depth,
+        transit_t0=args.t0,
+        transit_duration=args.duration,
+        a_rs=args.a_rs,
+        impact_parameter=args.impact_parameter,
+        limb_darkening=tuple(args.limb_darkening),
+        ramp_amplitude=args.ramp_amplitude,
+        ramp_timescale=args.ramp_timescale,
+        x_offset=args.x_offset,
+        y_offset=args.y_offset,
+        drift_x=args.drift_x,
+        drift_y=args.drift_y,
+        drift_quadratic_x=args.drift_quadratic_x,
+        drift_quadratic_y=args.drift_quadratic_y,
+        jitter_rms=args.drift_jitter,
+        step_time=args.drift_step_time,
+        step_x=args.drift_step_x,
+        step_y=args.drift_step_y,
+        cosmic_ray_rate=args.cosmic_ray_rate,
+    )
+    return config.validate()
+
+
+def run(args):
+    """Simulate the exposure and print the files written; returns 0."""
+    config = config_from_args(args)
+    paths = simulate_exposure(config, args.output_dir, overwrite=args.overwrite)
+    for path in paths:
+        sys.stdout.write(f"{path}\n")
+    return 0

@@ -1,0 +1,332 @@
+"""Simulated MIRI LRS slitless TSO exposures with known injected truth.
+
+`simulate_exposure` writes MIRISim-like uncal files (one, or one per segment) plus truth
+tables; `make_truth` and `noiseless_rates` give the same truth and the noiseless count
+rates in memory, for tests.
+
+Randomness: every draw comes from ``numpy.random.SeedSequence(config.seed)`` children
+with fixed spawn keys (pointing jitter, cosmic rays, and one stream per integration for
+photon and read noise), so the output depends only on the configuration and not on the
+segmentation or on internal chunking.
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from astropy.table import Table
+
+from jwst_tso_ext.miri_lrs import detector, geometry
+from jwst_tso_ext.simulate import effects, ramps, scene, uncal
+from jwst_tso_ext.simulate.config import SimulationConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "SimulationConfig",
+    "TRUTH_COLUMNS",
+    "make_truth",
+    "noiseless_rates",
+    "output_paths",
+    "simulate_exposure",
+]
+
+#: Reference row for the wavelength offset recorded in the truth.
+REFERENCE_ROW = 300.0
+#: Upper bound on integrations x groups held in memory at once while building ramps.
+_CHUNK_READS = 100
+
+#: Columns of ``<root>_truth.ecsv`` with their descriptions.
+TRUTH_COLUMNS = {
+    "int_num": "integration number, 1-based over the exposure",
+    "segment": "segment (file) number, 1-based",
+    "time_mid_s": "integration mid time, s from exposure start (FASTR1 clock)",
+    "MJD_UTC": "integration mid time, MJD UTC: start + ((i-1)(ngroups+1) + ngroups/2) tframe",
+    "x_shift": "total star offset from nominal in x (column), px: static offset + drift",
+    "y_shift": "total star offset from nominal in y (row), px: static offset + drift",
+    "x_drift": "time-variable part of x_shift (trend + jitter + step), px",
+    "y_drift": "time-variable part of y_shift (trend + jitter + step), px",
+    "x_jitter": "jitter part of x_drift, px",
+    "y_jitter": "jitter part of y_drift, px",
+    "transit": "relative flux of the transit model",
+    "ramp": "response ramp factor 1 - A exp(-t / tau)",
+    "flux_scale": "total multiplicative flux factor (transit * ramp)",
+    "star_flux_dn_s": "total star count rate on the subarray, DN/s, before the flat field",
+    "star_flux_unscaled_dn_s": "star_flux_dn_s / flux_scale (position effects only)",
+    "wavelength_offset": "wavelength_at_row(300, y_shift) - wavelength_at_row(300), micron",
+    "n_cosmic_rays": "number of cosmic-ray hits in the integration",
+}
+
+_NOISE_STREAM, _POINTING_STREAM, _COSMIC_STREAM = 1, 2, 3
+
+
+def _rng(seed, stream):
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(stream,)))
+
+
+def _spectrum(config):
+    return scene.blackbody_spectrum(
+        temperature=config.star_temperature,
+        flux_mjy=config.star_flux_mjy,
+        reference_wavelength=config.star_reference_wavelength,
+    )
+
+
+def _segment_ranges(config):
+    """0-based half-open integration ranges of the output files."""
+    size = config.nints if config.segment_size is None else config.segment_size
+    return [(start, min(start + size, config.nints)) for start in range(0, config.nints, size)]
+
+
+def output_paths(config, output_dir):
+    """Paths that `simulate_exposure` writes: uncal files, then the truth files.
+
+    Returns
+    -------
+    uncal_paths, truth_paths : list of pathlib.Path
+    """
+    output_dir = Path(output_dir)
+    if config.segment_size is None:
+        uncal_paths = [output_dir / f"{config.root}_uncal.fits"]
+    else:
+        uncal_paths = [
+            output_dir / f"{config.root}_seg{number:03d}_uncal.fits"
+            for number in range(1, config.nsegments + 1)
+        ]
+    truth_paths = [
+        output_dir / f"{config.root}_truth.ecsv",
+        output_dir / f"{config.root}_truth_spectrum.ecsv",
+        output_dir / f"{config.root}_truth_cosmic_rays.ecsv",
+    ]
+    return uncal_paths, truth_paths
+
+
+def make_truth(config):
+    """Every injected per-integration quantity, without simulating the ramps.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        Simulation parameters (validated here).
+
+    Returns
+    -------
+    truth : astropy.table.Table
+        One row per integration, columns `TRUTH_COLUMNS`; ``meta`` holds the scalar
+        configuration.
+    spectrum : astropy.table.Table
+        The stellar spectrum: ``wavelength`` (micron) and ``flux`` (F_nu, Jy).
+    cosmic_rays : astropy.table.Table
+        One row per cosmic-ray hit (``int_num``, ``group`` (0-based first read
+        containing the hit), ``row``, ``column``, ``amplitude_dn``); empty if noiseless.
+    """
+    config.validate()
+    nints = config.nints
+    _, t_mid, _ = effects.integration_times(nints, config.ngroups, config.frame_time)
+
+    transit = effects.transit_model(
+        t_mid,
+        config.transit_depth,
+        config.resolved_transit_t0(),
+        config.resolved_transit_duration(),
+        a_rs=config.a_rs,
+        impact_parameter=config.impact_parameter,
+        u=config.limb_darkening,
+    )
+    ramp = effects.response_ramp(t_mid, config.ramp_amplitude, config.resolved_ramp_timescale())
+    x_part, y_part = effects.pointing_drift(
+        t_mid,
+        config.exposure_duration,
+        _rng(config.seed, _POINTING_STREAM),
+        drift=(config.drift_x, config.drift_y),
+        quadratic=(config.drift_quadratic_x, config.drift_quadratic_y),
+        jitter_rms=config.jitter_rms,
+        step_time=config.step_time,
+        step=(config.step_x, config.step_y),
+    )
+    x_shift = config.x_offset + x_part["total"]
+    y_shift = config.y_offset + y_part["total"]
+    scale = transit * ramp
+
+    if config.noiseless or config.cosmic_ray_rate == 0:
+        cosmic = np.zeros(0, dtype=ramps.COSMIC_RAY_DTYPE)
+    else:
+        cosmic = ramps.draw_cosmic_rays(
+            _rng(config.seed, _COSMIC_STREAM),
+            nints,
+            config.ngroups,
+            config.cosmic_ray_rate,
+            (config.cosmic_ray_min_dn, config.cosmic_ray_max_dn),
+        )
+
+    spectrum = _spectrum(config)
+    star_flux = np.empty(nints)
+    block = 50
+    for start in range(0, nints, block):
+        stop = min(start + block, nints)
+        rate = scene.star_rate(x_shift[start:stop], y_shift[start:stop], spectrum=spectrum)
+        star_flux[start:stop] = rate.sum(axis=(1, 2), dtype=float)
+
+    segment = np.empty(nints, dtype=int)
+    for number, (start, stop) in enumerate(_segment_ranges(config), start=1):
+        segment[start:stop] = number
+
+    truth = Table()
+    truth["int_num"] = np.arange(1, nints + 1)
+    truth["segment"] = segment
+    truth["time_mid_s"] = t_mid
+    truth["MJD_UTC"] = config.start_mjd + t_mid / 86400.0
+    truth["x_shift"] = x_shift
+    truth["y_shift"] = y_shift
+    truth["x_drift"] = x_part["total"]
+    truth["y_drift"] = y_part["total"]
+    truth["x_jitter"] = x_part["jitter"]
+    truth["y_jitter"] = y_part["jitter"]
+    truth["transit"] = transit
+    truth["ramp"] = ramp
+    truth["flux_scale"] = scale
+    truth["star_flux_dn_s"] = star_flux * scale
+    truth["star_flux_unscaled_dn_s"] = star_flux
+    truth["wavelength_offset"] = geometry.wavelength_at_row(
+        REFERENCE_ROW, y_shift
+    ) - geometry.wavelength_at_row(REFERENCE_ROW)
+    truth["n_cosmic_rays"] = np.bincount(cosmic["int_num"], minlength=nints + 1)[1:]
+    for name, description in TRUTH_COLUMNS.items():
+        truth[name].description = description
+    truth["time_mid_s"].unit = "s"
+    truth["star_flux_dn_s"].unit = "DN/s"
+    truth["star_flux_unscaled_dn_s"].unit = "DN/s"
+    truth["wavelength_offset"].unit = "micron"
+    truth.meta.update(config.scalar_meta())
+    truth.meta["reference_row"] = REFERENCE_ROW
+    truth.meta["timing"] = (
+        "FASTR1: integration i (1-based) starts at start_mjd + (i - 1) * (ngroups + 1) * "
+        "frame_time and collects light for ngroups * frame_time (as tsovisit_fix builds "
+        "INT_TIMES); the uncal headers carry MIRISim FAST timing without the reset frame"
+    )
+
+    spectrum_table = Table(
+        {"wavelength": spectrum.wavelength, "flux": spectrum.flux_jy},
+        meta={
+            "temperature_K": config.star_temperature,
+            "flux_mjy": config.star_flux_mjy,
+            "reference_wavelength_micron": config.star_reference_wavelength,
+        },
+    )
+    spectrum_table["wavelength"].unit = "micron"
+    spectrum_table["flux"].unit = "Jy"
+    return truth, spectrum_table, Table(cosmic)
+
+
+def _detected_rate(truth, start, stop, spectrum, background):
+    """Noiseless detected count rate (DN/s) with flat field and dark, integrations [start, stop)."""
+    rows = truth[start:stop]
+    rate = scene.scene_rate(
+        np.asarray(rows["x_shift"]),
+        np.asarray(rows["y_shift"]),
+        spectrum=spectrum,
+        scale=np.asarray(rows["flux_scale"]),
+        background=background,
+    )
+    return rate + np.float32(detector.DARK_RATE_DN_S)
+
+
+def noiseless_rates(config, start=0, stop=None):
+    """Noiseless count rates (the slopes of noiseless ramps) and the truth, in memory.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        Simulation parameters.
+    start, stop : int
+        0-based half-open range of integrations to return (default all).
+
+    Returns
+    -------
+    rate : numpy.ndarray
+        Shape ``(stop - start, 416, 72)``, float32 DN/s: (star + background) times the
+        flat field, plus dark current.
+    truth : astropy.table.Table
+        As `make_truth` (all integrations).
+    """
+    truth, _, _ = make_truth(config)
+    stop = config.nints if stop is None else stop
+    if not 0 <= start < stop <= config.nints:
+        raise ValueError(f"invalid integration range [{start}, {stop}) for nints={config.nints}")
+    return _detected_rate(truth, start, stop, _spectrum(config), config.background), truth
+
+
+def _segment_ramps(config, truth, cosmic, spectrum, start, stop):
+    """Raw ramps of integrations [start, stop), built in bounded chunks."""
+    data = np.empty((stop - start, config.ngroups, geometry.N_ROWS, geometry.N_COLUMNS), np.float32)
+    chunk = max(1, _CHUNK_READS // config.ngroups)
+    for first in range(start, stop, chunk):
+        last = min(first + chunk, stop)
+        rate = _detected_rate(truth, first, last, spectrum, config.background)
+        if config.noiseless:
+            rngs, events = None, None
+        else:
+            rngs = [ramps.integration_noise_rng(config.seed, i) for i in range(first, last)]
+            in_chunk = (cosmic["int_num"] > first) & (cosmic["int_num"] <= last)
+            events = cosmic[in_chunk]
+        data[first - start : last - start] = ramps.read_ramps(
+            rate, config.ngroups, config.frame_time, rngs, events, first_int_num=first + 1
+        )
+    return data
+
+
+def simulate_exposure(config, output_dir, overwrite=False):
+    """Simulate an exposure and write MIRISim-like uncal files and truth tables.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        Simulation parameters.
+    output_dir : str or pathlib.Path
+        Directory for the files (created if missing).
+    overwrite : bool
+        Replace existing files; otherwise an existing target raises FileExistsError
+        before anything is written.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        Uncal files (in segment order), then ``<root>_truth.ecsv``,
+        ``<root>_truth_spectrum.ecsv`` and ``<root>_truth_cosmic_rays.ecsv``.
+    """
+    config.validate()
+    output_dir = Path(output_dir)
+    uncal_paths, truth_paths = output_paths(config, output_dir)
+    if not overwrite:
+        existing = [str(path) for path in uncal_paths + truth_paths if path.exists()]
+        if existing:
+            raise FileExistsError(
+                f"refusing to overwrite existing files (use overwrite): {', '.join(existing)}"
+            )
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    truth, spectrum_table, cosmic_table = make_truth(config)
+    cosmic = cosmic_table.as_array() if len(cosmic_table) else np.zeros(0, ramps.COSMIC_RAY_DTYPE)
+    spectrum = _spectrum(config)
+    ranges = _segment_ranges(config)
+    for number, ((start, stop), path) in enumerate(zip(ranges, uncal_paths, strict=True), start=1):
+        log.info(
+            "simulating integrations %d-%d of %d (%d groups) -> %s",
+            start + 1,
+            stop,
+            config.nints,
+            config.ngroups,
+            path.name,
+        )
+        data = _segment_ramps(config, truth, cosmic, spectrum, start, stop)
+        segment = None if config.segment_size is None else (number, len(ranges), start + 1, stop)
+        model = uncal.build_uncal_model(data, config.nints, config.start_mjd, segment=segment)
+        model.save(path, overwrite=overwrite)
+        model.close()
+        del data
+
+    truth.write(truth_paths[0], format="ascii.ecsv", overwrite=True)
+    spectrum_table.write(truth_paths[1], format="ascii.ecsv", overwrite=True)
+    cosmic_table.write(truth_paths[2], format="ascii.ecsv", overwrite=True)
+    log.info("wrote truth tables %s", ", ".join(path.name for path in truth_paths))
+    return uncal_paths + truth_paths

@@ -7,13 +7,14 @@ from jwst.refpix.refpix_step import RefPixStep
 from stdatamodels.jwst.datamodels import JwstDataModel
 
 from jwst_tso_ext.mirisim_refpix_guard.provenance import mirisim_evidence
+from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
 
 __all__ = ["MirisimRefpixGuardStep"]
 
 log = logging.getLogger(__name__)
 
 
-class MirisimRefpixGuardStep(RefPixStep):
+class MirisimRefpixGuardStep(PackageLoggersMixin, RefPixStep):
     """Skip refpix on MIRISim data, whose reference pixels are not flight-like; else run it."""
 
     class_alias = "mirisim_refpix_guard"
@@ -24,17 +25,6 @@ class MirisimRefpixGuardStep(RefPixStep):
         data_origin = option('auto', 'mirisim', 'flight', default='auto') # auto: decide from the header (ORIGIN, CREATOR, HISTORY); mirisim: skip refpix; flight: run it
     """  # noqa: E501
 
-    @staticmethod
-    def get_stpipe_loggers():
-        """
-        Get the names of the loggers stpipe configures, adding this package's.
-
-        Returns
-        -------
-        loggers : tuple of str
-            jwst's logger names plus ``"jwst_tso_ext"``.
-        """
-        return (*RefPixStep.get_stpipe_loggers(), "jwst_tso_ext")
 
     def run(self, *args):
         """

@@ -7,6 +7,7 @@ from jwst.pipeline import Detector1Pipeline
 from stdatamodels.jwst.datamodels import JwstDataModel
 
 from jwst_tso_ext.steps import MirisimRefpixGuardStep, TsoVisitFixStep
+from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
 
 __all__ = ["TsoDetector1Pipeline"]
 
@@ -21,7 +22,7 @@ def _history_texts(model):
         return [str(entry.get("description", "")) for entry in model.history]
 
 
-class TsoDetector1Pipeline(Detector1Pipeline):
+class TsoDetector1Pipeline(PackageLoggersMixin, Detector1Pipeline):
     """
     Detector1Pipeline for time series: ``tsovisit_fix`` first, ``refpix`` guarded.
 
@@ -42,17 +43,6 @@ class TsoDetector1Pipeline(Detector1Pipeline):
         "refpix": MirisimRefpixGuardStep,
     }
 
-    @staticmethod
-    def get_stpipe_loggers():
-        """
-        Get the names of the loggers stpipe configures, adding this package's.
-
-        Returns
-        -------
-        loggers : tuple of str
-            jwst's logger names plus ``"jwst_tso_ext"``.
-        """
-        return (*Detector1Pipeline.get_stpipe_loggers(), "jwst_tso_ext")
 
     def process(self, input_data):
         """

@@ -4,6 +4,7 @@ import logging
 
 from jwst.stpipe import Step
 
+from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
 from jwst_tso_ext.tsovisit_fix import fixes
 
 __all__ = ["TsoVisitFixStep"]
@@ -11,7 +12,7 @@ __all__ = ["TsoVisitFixStep"]
 log = logging.getLogger(__name__)
 
 
-class TsoVisitFixStep(Step):
+class TsoVisitFixStep(PackageLoggersMixin, Step):
     """Make a multi-integration exposure a well-formed time series."""
 
     class_alias = "tsovisit_fix"
@@ -25,17 +26,6 @@ class TsoVisitFixStep(Step):
 
     reference_file_types = []
 
-    @staticmethod
-    def get_stpipe_loggers():
-        """
-        Get the names of the loggers stpipe configures, adding this package's.
-
-        Returns
-        -------
-        loggers : tuple of str
-            jwst's logger names plus ``"jwst_tso_ext"``.
-        """
-        return (*Step.get_stpipe_loggers(), "jwst_tso_ext")
 
     def process(self, step_input):
         """

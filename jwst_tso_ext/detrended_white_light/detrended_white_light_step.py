@@ -1,0 +1,184 @@
+"""Detrended white-light curve of a MIRI LRS slitless time-series observation."""
+
+import logging
+import os
+
+import numpy as np
+from astropy.table import QTable, Table
+from jwst.lib.suffix import remove_suffix
+from jwst.stpipe import Step
+
+from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
+from jwst_tso_ext.detrended_white_light.systematics import regressors_from_drift_table
+from jwst_tso_ext.detrended_white_light.white_light import spectra_from_model
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DetrendedWhiteLightStep"]
+
+DEFAULT_FREE = {"transit": ["t0", "rp", "a", "inc"], "eclipse": ["t0", "fp"], "out_of_transit": []}
+
+
+class DetrendedWhiteLightStep(Step):
+    """Sum x1dints spectra into a white-light curve and fit systematics and a transit."""
+
+    class_alias = "detrended_white_light"
+
+    spec = """
+    min_wavelength = float(default=5.0)  # Lower limit (micron) of the white-light sum
+    max_wavelength = float(default=12.0)  # Upper limit (micron) of the white-light sum
+    max_bad_fraction = float(default=0.5)  # Bins bad in more than this fraction of integrations are excluded everywhere
+    fill_window = integer(default=10)  # Half-width (integrations) of the neighbourhood that fills a bad bin
+    clip_sigma = float(default=5.0)  # Sigma-clipping threshold against a running median
+    clip_window = integer(default=21)  # Running-median window (integrations) for clipping
+    clip_maxiter = integer(default=5)  # Maximum clipping iterations
+    time_column = option('BJD_TDB', 'MJD_UTC', default='BJD_TDB')  # Time axis of the fit; t0 in the same (MJD-like) days
+    drift_table = string(default=None)  # wavelength_drift ECSV; None: table attached to the input, else <rootname>_drift.ecsv beside it
+    regressors = force_list(default=list('x_shift', 'y_shift', 'trace_width'))  # Drift-table columns to decorrelate against
+    poly_order = integer(default=1)  # Order of the polynomial in time (0: constant)
+    ramp = option('none', 'single', 'double', default='single')  # Exponential ramp terms
+    ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
+    astrophysical = option('transit', 'eclipse', 'out_of_transit', default='transit')  # Astrophysical part of the model
+    windows = float_list(default=None)  # out_of_transit: start1, end1, start2, end2, ... times excluded from the fit
+    free_params = force_list(default=None)  # Fitted astrophysical parameters; None: t0,rp,a,inc (transit) or t0,fp (eclipse)
+    t0 = float(default=None)  # Mid-transit (mid-eclipse) time in time_column days; None: minimum of the smoothed curve
+    period = float(default=1.0)  # Orbital period (days)
+    rp = float(default=0.1)  # Planet-to-star radius ratio
+    a = float(default=10.0)  # Semi-major axis in stellar radii
+    inc = float(default=89.9)  # Inclination (degrees)
+    ecc = float(default=0.0)  # Eccentricity
+    w = float(default=90.0)  # Argument of periastron (degrees)
+    u1 = float(default=0.1)  # Quadratic limb darkening u1
+    u2 = float(default=0.1)  # Quadratic limb darkening u2
+    fp = float(default=0.001)  # Planet-to-star flux ratio (eclipse)
+    min_out_of_transit = integer(default=20)  # Minimum number of fitted out-of-transit points
+    scale_by_chi2 = boolean(default=True)  # Scale parameter errors by the reduced chi2 when it exceeds 1
+    mcmc = boolean(default=False)  # Sample the posterior with emcee after the least-squares fit
+    nwalkers = integer(default=32)  # emcee walkers
+    nsteps = integer(default=2000)  # emcee steps per walker
+    burn_fraction = float(default=0.5)  # Fraction of each chain discarded as burn-in
+    seed = integer(default=None)  # Random seed for emcee initialization
+    save_plot = boolean(default=False)  # Write the diagnostic PNG (also written when save_results)
+    output_ext = string(default='.ecsv')  # Output file type
+    suffix = string(default='whtlt')  # Default suffix for output files
+    """  # noqa: E501
+
+    reference_file_types = []
+
+    def process(self, input_data):
+        """
+        Build, detrend and fit the white-light curve of an x1dints product.
+
+        Parameters
+        ----------
+        input_data : str or `~stdatamodels.jwst.datamodels.TSOMultiSpecModel` or `~stdatamodels.jwst.datamodels.MultiSpecModel`
+            The x1dints product or its path.
+
+        Returns
+        -------
+        `~astropy.table.QTable`
+            One row per integration, like jwst's ``white_light`` (``MJD_UTC``,
+            ``BJD_TDB``, ``whitelight_flux``) plus ``int_num``, ``whitelight_flux_err``,
+            ``n_filled_bins``, ``clipped`` (sigma-clip mask), ``used_in_fit``,
+            ``systematics_model`` (flux units, includes ``F0``), ``astrophysical_model``
+            (1 out of transit), ``detrended_flux`` and ``detrended_flux_err`` (flux /
+            systematics), ``residual`` (detrended - astrophysical) and one column per
+            regressor.  ``meta`` holds the fitted parameters (``<name>``,
+            ``<name>_err``), ``transit_depth`` / ``eclipse_depth``, ``rms_ppm``,
+            ``expected_noise_ppm``, ``rms_to_expected``, ``beta``, ``chi2``,
+            ``reduced_chi2``, ``bic``, the drift table used and
+            ``meta['detrended_white_light']``: ``COMPLETE``, or ``SKIPPED`` (empty table)
+            when the input holds no spectra.  Written as ``<rootname>_whtlt.ecsv`` (and
+            the diagnostic ``_whtlt.png``) when ``save_results`` is set.
+        """  # noqa: E501
+        # Only read from the input: no copy needed, and nothing is written back to it.
+        model = self.prepare_output(input_data, make_copy=False)
+        if not model.hasattr("spec") or len(model.spec) == 0:
+            log.error("No valid input spectra found; step skipped.")
+            return QTable(meta={self.class_alias: "SKIPPED"})
+        if len(model.spec) > 1:
+            log.warning(f"{len(model.spec)} spectra in the input; only the first is used.")
+
+        spectra = spectra_from_model(model)
+        regressors = self._regressors(input_data, model, spectra["int_num"])
+        astro = self.astrophysical
+        free = self.free_params if self.free_params is not None else DEFAULT_FREE[astro]
+        ramp_tau = self.ramp_tau if self.ramp_tau else [0.01, 0.05]
+        table, result = make_detrended_light_curve(
+            spectra, regressors=regressors, min_wave=self.min_wavelength,
+            max_wave=self.max_wavelength, max_bad_fraction=self.max_bad_fraction,
+            fill_window=self.fill_window, clip_sigma=self.clip_sigma,
+            clip_window=self.clip_window, clip_maxiter=self.clip_maxiter,
+            time_column=self.time_column, table_meta=_table_meta(model),
+            poly_order=self.poly_order, ramp=self.ramp, ramp_tau=ramp_tau, astrophysical=astro,
+            astro_params={k: getattr(self, k) for k in
+                          ("t0", "period", "rp", "a", "inc", "ecc", "w", "u1", "u2", "fp")},
+            free_params=free, windows=self.windows, min_out_of_transit=self.min_out_of_transit,
+            scale_by_chi2=self.scale_by_chi2, mcmc=self.mcmc, nwalkers=self.nwalkers,
+            nsteps=self.nsteps, burn_fraction=self.burn_fraction, seed=self.seed,
+        )
+        table.meta["drift_table"] = self._drift_path_used
+        table.meta[self.class_alias] = "COMPLETE"
+
+        if self.save_results:
+            output_path = self.make_output_path()
+            table.write(output_path, format="ascii.ecsv", overwrite=True)
+            log.info(f"Saved {output_path}")
+        if self.save_plot or self.save_results:
+            from jwst_tso_ext.detrended_white_light.plotting import plot_diagnostics
+
+            plot_diagnostics(table, self.make_output_path(ext="png"),
+                             regressor_names=result["regressor_names"],
+                             time_column=result["time_column"])
+        return table
+
+    def _regressors(self, input_data, model, int_num):
+        """
+        Find the drift table and align the requested regressors to the integrations.
+
+        Order: the ``drift_table`` parameter; a ``drift_table`` extension attached to the
+        model (as ``wavelength_drift`` attaches it to its output); ``<rootname>_drift.ecsv``
+        beside the input file.  What was used is logged and recorded in the table meta.
+        """
+        self._drift_path_used = None
+        names = list(self.regressors or [])
+        path = self.drift_table
+        if path is not None:
+            if not os.path.exists(path):
+                raise ValueError(f"drift_table {path!r} does not exist.")
+        else:
+            attached = model.instance.get("drift_table")
+            if attached is not None and len(attached) > 0:
+                log.info(f"Using the drift table attached to the input for regressors {names}")
+                self._drift_path_used = "attached to input"
+                return regressors_from_drift_table(Table(np.asarray(attached)), int_num, names)
+            filename = input_data if isinstance(input_data, str) else model.meta.filename
+            if filename:
+                directory = os.path.dirname(filename) or (self.input_dir or "")
+                root, _ = remove_suffix(os.path.splitext(os.path.basename(filename))[0])
+                candidate = os.path.join(directory, f"{root}_drift.ecsv")
+                if os.path.exists(candidate):
+                    path = candidate
+            if path is None:
+                log.info("No drift table given, attached or found beside the input; "
+                         "no regressors used.")
+                return {}
+        log.info(f"Using drift table {path} for regressors {names}")
+        self._drift_path_used = str(path)
+        drift = Table.read(path, format="ascii.ecsv")
+        return regressors_from_drift_table(drift, int_num, names)
+
+
+def _table_meta(model):
+    """Copy jwst white_light's table metadata from the model."""
+    meta = {}
+    for key, attr in (
+        ("instrument", "instrument.name"), ("exp_type", "exposure.type"),
+        ("subarray", "subarray.name"), ("filter", "instrument.filter"),
+        ("pupil", "instrument.pupil"), ("target_name", "target.catalog_name"),
+    ):
+        obj = model.meta
+        for part in attr.split("."):
+            obj = getattr(obj, part, None)
+        meta[key] = obj
+    return meta

@@ -1,0 +1,159 @@
+"""
+Orchestration: spectra arrays -> white light -> clipping -> fit -> output table.
+
+No datamodels here: the step unpacks the x1dints model with
+:func:`~jwst_tso_ext.detrended_white_light.white_light.spectra_from_model` and passes
+the arrays in.
+"""
+
+import logging
+from collections import OrderedDict
+
+import numpy as np
+from astropy import units as u
+from astropy.table import QTable
+
+from jwst_tso_ext.detrended_white_light import noise
+from jwst_tso_ext.detrended_white_light.systematics import detrend
+from jwst_tso_ext.detrended_white_light.white_light import sigma_clip_series, sum_white_light
+
+log = logging.getLogger(__name__)
+
+__all__ = ["make_detrended_light_curve"]
+
+
+def make_detrended_light_curve(
+    spectra, regressors=None, min_wave=5.0, max_wave=12.0, max_bad_fraction=0.5, fill_window=10,
+    clip_sigma=5.0, clip_window=21, clip_maxiter=5, time_column="BJD_TDB", table_meta=None,
+    **fit_options,
+):
+    """
+    Build the detrended white-light table from extracted spectra.
+
+    Parameters
+    ----------
+    spectra : dict
+        As returned by ``spectra_from_model``: ``int_num``, ``mjd_utc``, ``bjd_tdb``,
+        ``wavelength``, ``flux``, ``error``, ``dq``, ``flux_unit``.
+    regressors : dict of str to ndarray, optional
+        Decorrelation regressors aligned with the integrations (raw values; also written
+        as columns).
+    min_wave, max_wave, max_bad_fraction, fill_window
+        See :func:`~jwst_tso_ext.detrended_white_light.white_light.sum_white_light`.
+    clip_sigma, clip_window, clip_maxiter
+        See :func:`~jwst_tso_ext.detrended_white_light.white_light.sigma_clip_series`.
+    time_column : {'BJD_TDB', 'MJD_UTC'}
+        Time axis of the fit (falls back to ``MJD_UTC`` when BJD_TDB is missing).
+    table_meta : dict, optional
+        Metadata copied first into ``table.meta`` (instrument, target, ...).
+    **fit_options
+        Passed to :func:`~jwst_tso_ext.detrended_white_light.systematics.detrend`.
+
+    Returns
+    -------
+    table : `~astropy.table.QTable`
+        One row per integration (see the step documentation for columns).
+    result : dict
+        The ``detrend`` result, plus ``time_column`` and ``regressor_names``.
+    """
+    white, white_err, info = sum_white_light(
+        spectra["wavelength"], spectra["flux"], spectra["error"], spectra.get("dq"),
+        min_wave=min_wave, max_wave=max_wave, max_bad_fraction=max_bad_fraction,
+        fill_window=fill_window,
+    )
+    mjd = np.asarray(spectra["mjd_utc"], float)
+    bjd = np.asarray(spectra["bjd_tdb"], float)
+    if time_column == "BJD_TDB" and np.isfinite(bjd).all():
+        time = bjd
+    else:
+        if time_column == "BJD_TDB":
+            log.warning("BJD_TDB times missing; fitting against MJD_UTC.")
+        time_column = "MJD_UTC"
+        time = mjd
+    if not np.isfinite(time).any():
+        log.warning("No integration times in the input; using integration number as time.")
+        time = np.asarray(spectra["int_num"], float)
+        time_column = "INT_NUM"
+    clipped = sigma_clip_series(white, window=clip_window, nsigma=clip_sigma, maxiter=clip_maxiter)
+    clipped |= ~np.isfinite(time)
+    if clipped.any():
+        log.info(f"Sigma clipping flagged {int(clipped.sum())} of {clipped.size} integrations "
+                 "(kept in the table, excluded from the fit).")
+    result = detrend(time, white, white_err, clip_mask=clipped, regressors=regressors,
+                     **fit_options)
+    fit = result["fit"]
+    fit_mask = result["fit_mask"]
+    cols = result["columns"]
+
+    tbl = QTable(meta=OrderedDict(table_meta or {}))
+    meta = tbl.meta
+    unit = spectra.get("flux_unit")
+    q = (lambda x: x << u.Unit(unit)) if unit else (lambda x: x)
+    tbl["MJD_UTC"] = mjd
+    tbl["BJD_TDB"] = bjd
+    tbl["int_num"] = np.asarray(spectra["int_num"], int)
+    tbl["whitelight_flux"] = q(white)
+    tbl["whitelight_flux_err"] = q(white_err)
+    tbl["n_filled_bins"] = info["n_filled"].astype(int)
+    tbl["clipped"] = clipped
+    tbl["used_in_fit"] = fit_mask
+    tbl["systematics_model"] = q(cols["systematics_model"])
+    tbl["astrophysical_model"] = cols["astrophysical_model"]
+    tbl["detrended_flux"] = cols["detrended_flux"]
+    tbl["detrended_flux_err"] = cols["detrended_flux_err"]
+    tbl["residual"] = cols["residual"]
+    model = result["model"]
+    for name in model.regressor_names:
+        tbl[name] = model.regressor_raw[name]
+
+    # Metrics on the fitted points, relative to the full model
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel_res = (white / fit["model"] - 1.0)[fit_mask]
+    rms = noise.rms_ppm(rel_res)
+    expected = noise.expected_noise_ppm(white[fit_mask], white_err[fit_mask])
+    meta["min_wavelength"] = float(min_wave)
+    meta["max_wavelength"] = float(max_wave)
+    meta["n_wavelength_bins"] = int(info["bins_used"].size)
+    meta["n_bins_excluded"] = int(info["bins_excluded"].size)
+    meta["n_entries_filled"] = int(info["n_filled"].sum())
+    meta["n_clipped"] = int(clipped.sum())
+    meta["time_column"] = time_column
+    meta["astrophysical"] = model.astrophysical
+    meta["poly_order"] = model.poly_order
+    meta["ramp_terms"] = model.n_ramp
+    meta["regressors"] = list(model.regressor_names)
+    meta["free_parameters"] = list(fit["names"])
+    for name, (value, err) in result["parameters"].items():
+        meta[name] = value
+        if err is not None:
+            meta[f"{name}_err"] = err
+    if model.astrophysical == "transit":
+        rp = meta["rp"]
+        meta["transit_depth"] = rp**2
+        if "rp_err" in meta:
+            meta["transit_depth_err"] = 2.0 * abs(rp) * meta["rp_err"]
+    elif model.astrophysical == "eclipse":
+        meta["eclipse_depth"] = meta["fp"]
+        if "fp_err" in meta:
+            meta["eclipse_depth_err"] = meta["fp_err"]
+    if fit["mcmc"] is not None:
+        meta["mcmc"] = {k: list(v) for k, v in fit["mcmc"].items()}
+    meta["chi2"] = fit["chi2"]
+    meta["reduced_chi2"] = fit["reduced_chi2"]
+    meta["n_points_fit"] = fit["n_points"]
+    meta["n_free_parameters"] = fit["n_free"]
+    meta["bic"] = noise.bic(fit["chi2"], fit["n_free"], fit["n_points"])
+    meta["rms_ppm"] = rms
+    meta["expected_noise_ppm"] = expected
+    meta["rms_to_expected"] = rms / expected if expected > 0 else np.nan
+    meta["beta"] = noise.beta_factor(rel_res)
+    meta["fit_success"] = fit["success"]
+    log.info(f"Fit: rms {rms:.0f} ppm, expected {expected:.0f} ppm "
+             f"(ratio {meta['rms_to_expected']:.2f}), beta {meta['beta']:.2f}, "
+             f"reduced chi2 {fit['reduced_chi2']:.2f}")
+    if "transit_depth" in meta:
+        log.info(f"Transit depth {1e6 * meta['transit_depth']:.0f} +/- "
+                 f"{1e6 * meta.get('transit_depth_err', np.nan):.0f} ppm")
+    result["time_column"] = time_column
+    result["regressor_names"] = list(model.regressor_names)
+    return tbl, result

@@ -1,0 +1,91 @@
+"""Diagnostic figure for the detrended white-light curve (matplotlib, Agg backend)."""
+
+import logging
+
+import numpy as np
+
+from jwst_tso_ext.detrended_white_light.noise import binned_rms
+
+log = logging.getLogger(__name__)
+
+__all__ = ["plot_diagnostics"]
+
+
+def plot_diagnostics(table, output_path, regressor_names=(), time_column="BJD_TDB"):
+    """
+    Write a PNG with raw curve + model, detrended curve, residuals, binned rms, regressors.
+
+    Parameters
+    ----------
+    table : `~astropy.table.QTable`
+        Output table of the detrended_white_light step.
+    output_path : str
+        Path of the PNG to write.
+    regressor_names : sequence of str
+        Columns of ``table`` plotted in the regressor panel.
+    time_column : str
+        Time column for the x axis.
+
+    Returns
+    -------
+    str
+        ``output_path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = np.asarray(table[time_column], dtype=float)
+    if not np.isfinite(t).any():
+        t = np.asarray(table["MJD_UTC"], dtype=float)
+    t = (t - np.nanmin(t)) * 24.0
+    flux = np.asarray(getattr(table["whitelight_flux"], "value", table["whitelight_flux"]), float)
+    sysm = np.asarray(getattr(table["systematics_model"], "value", table["systematics_model"]),
+                      float)
+    astro = np.asarray(table["astrophysical_model"], float)
+    det = np.asarray(table["detrended_flux"], float)
+    res = np.asarray(table["residual"], float)
+    used = np.asarray(table["used_in_fit"], bool)
+    clipped = np.asarray(table["clipped"], bool)
+
+    fig, axes = plt.subplots(5, 1, figsize=(8, 14), constrained_layout=True)
+    ax = axes[0]
+    ax.plot(t[~clipped], flux[~clipped], ".", ms=2, color="0.5", label="white light")
+    ax.plot(t[clipped], flux[clipped], "x", color="r", label="clipped")
+    ax.plot(t, sysm * astro, "-", color="C0", label="full model")
+    ax.plot(t, sysm, "--", color="C1", label="systematics")
+    ax.set_ylabel("flux")
+    ax.legend(fontsize="small")
+    ax = axes[1]
+    ax.plot(t[used], det[used], ".", ms=2, color="0.5", label="detrended")
+    ax.plot(t, astro, "-", color="C3", label="astrophysical model")
+    ax.set_ylabel("relative flux")
+    ax.legend(fontsize="small")
+    ax = axes[2]
+    ax.plot(t[used], 1e6 * res[used], ".", ms=2, color="0.3")
+    ax.axhline(0, color="C3")
+    ax.set_ylabel("residual (ppm)")
+    ax.set_xlabel("time since start (h)")
+    ax = axes[3]
+    sizes, rms, expected = binned_rms(res[used])
+    if sizes.size:
+        ax.loglog(sizes, 1e6 * rms, "o-", label="binned rms")
+        ax.loglog(sizes, 1e6 * expected, "k--", label=r"white noise $\propto 1/\sqrt{N}$")
+    ax.set_xlabel("points per bin")
+    ax.set_ylabel("rms (ppm)")
+    ax.legend(fontsize="small")
+    ax = axes[4]
+    for k, name in enumerate(n for n in regressor_names if n in table.colnames):
+        values = np.asarray(table[name], float)
+        std = np.nanstd(values)
+        z = (values - np.nanmean(values)) / (std if std > 0 else 1.0)
+        ax.plot(t, z + 5.0 * k, ".", ms=2, label=f"{name} (+{5 * k})")
+    ax.set_xlabel("time since start (h)")
+    ax.set_ylabel("standardized regressor")
+    if regressor_names:
+        ax.legend(fontsize="small")
+    fig.savefig(output_path, dpi=100)
+    plt.close(fig)
+    log.info(f"Saved diagnostic plot {output_path}")
+    return output_path

@@ -1,0 +1,647 @@
+"""
+Systematics + astrophysical light-curve model and its fit (plain numpy, no datamodels).
+
+Model
+-----
+``F(t) = F0 * S(t) * A(t)`` with
+
+* systematics ``S(t) = P(t) * R(t) * D(t)``:
+
+  - ``P = 1 + sum_k c_k tau**k`` (k = 1..``poly_order``), ``tau`` the time scaled to
+    [-1, 1] over the observation;
+  - MIRI ramp ``R = 1 + a1 exp(-(t - t_start) / tau1) [+ a2 exp(-(t - t_start) / tau2)]``
+    (``ramp`` = ``none``, ``single`` or ``double``; timescales in days, bounded to
+    [one cadence, a quarter of the observation] so that the ramp is not degenerate with
+    one point or with the polynomial);
+  - linear decorrelation ``D = 1 + sum_k d_k z_k`` against standardized regressors
+    ``z_k`` (e.g. ``x_shift``, ``y_shift``, ``trace_width`` from the drift table);
+
+* astrophysical ``A(t)``: a batman quadratic-limb-darkened transit, a batman secondary
+  eclipse (normalized to 1 out of eclipse), or 1 (``out_of_transit``: only points outside
+  the given windows are fitted).
+
+Fit
+---
+Weighted least squares (:func:`scipy.optimize.least_squares`, ``trf`` with bounds) on
+the points not clipped (and outside the windows for ``out_of_transit``).  Parameter
+covariance ``(J^T J)^-1`` from the Jacobian of the weighted residuals; when the reduced
+chi-square exceeds 1 the covariance is multiplied by it (``scale_by_chi2``), so errors
+account for noise beyond the propagated errors but never shrink below them.  Optionally
+emcee samples the posterior (uniform priors inside the bounds, Gaussian likelihood with
+the same, possibly chi2-scaled, errors).
+"""
+
+import logging
+
+import numpy as np
+from scipy.optimize import least_squares
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ASTRO_PARAMS", "LightCurveModel", "fit_light_curve"]
+
+#: Astrophysical parameters, their default initial value and bounds.
+ASTRO_PARAMS = {
+    "t0": (None, (-np.inf, np.inf)),
+    "period": (1.0, (1e-3, np.inf)),
+    "rp": (0.1, (0.0, 0.5)),
+    "a": (10.0, (1.0, 1e3)),
+    "inc": (89.9, (0.0, 90.0)),
+    "ecc": (0.0, (0.0, 0.99)),
+    "w": (90.0, (-360.0, 360.0)),
+    "u1": (0.1, (-1.0, 2.0)),
+    "u2": (0.1, (-1.0, 2.0)),
+    "fp": (1e-3, (0.0, 0.5)),
+}
+
+
+class LightCurveModel:
+    """
+    Parametrized systematics x astrophysical model on a fixed time grid.
+
+    Parameters
+    ----------
+    time : ndarray (n,)
+        Times (days), e.g. BJD_TDB as MJD.
+    poly_order : int
+        Order of the multiplicative polynomial in time (0 = none beyond ``F0``).
+    ramp : {'none', 'single', 'double'}
+        Number of exponential ramp terms.
+    ramp_tau : float or sequence of float
+        Initial ramp timescale(s) in days.
+    regressors : dict of str to ndarray, optional
+        Raw regressors; standardized (zero mean, unit std over ``fit_mask``) inside.
+    astrophysical : {'transit', 'eclipse', 'out_of_transit'}
+        Astrophysical part.
+    astro_params : dict, optional
+        Initial / fixed values of :data:`ASTRO_PARAMS`.
+    free_params : sequence of str
+        Astrophysical parameters fitted; the others are held fixed.
+    fit_mask : ndarray of bool (n,), optional
+        Points used for standardizing regressors (default all).
+    """
+
+    def __init__(
+        self, time, poly_order=1, ramp="single", ramp_tau=0.01, regressors=None,
+        astrophysical="transit", astro_params=None, free_params=("t0", "rp"), fit_mask=None,
+    ):
+        self.time = np.asarray(time, dtype=float)
+        n = self.time.size
+        fit_mask = np.ones(n, bool) if fit_mask is None else np.asarray(fit_mask, bool)
+        self.t_start = np.nanmin(self.time)
+        span = np.nanmax(self.time) - self.t_start
+        self.span = span if span > 0 else 1.0
+        self.tau = 2.0 * (self.time - self.t_start) / self.span - 1.0
+        self.poly_order = int(poly_order)
+        if ramp not in ("none", "single", "double"):
+            raise ValueError(f"ramp must be 'none', 'single' or 'double', not {ramp!r}")
+        self.n_ramp = {"none": 0, "single": 1, "double": 2}[ramp]
+        taus = np.atleast_1d(np.asarray(ramp_tau, dtype=float))
+        if taus.size < self.n_ramp:
+            extra = taus[-1] * 5.0 ** np.arange(1, self.n_ramp - taus.size + 1)
+            taus = np.concatenate([taus, extra])
+        self.ramp_tau = taus[: self.n_ramp]
+        # A ramp faster than one integration or slower than a quarter of the observation
+        # is degenerate with a single point or with the polynomial: bound the timescales.
+        steps = np.diff(np.sort(self.time[np.isfinite(self.time)]))
+        cadence = np.median(steps) if steps.size else self.span
+        self.tau_min = max(cadence, 1e-6)
+        self.tau_max = max(self.span / 4.0, 2.0 * self.tau_min)
+
+        self.regressor_names = []
+        self.regressor_raw = {}
+        z = []
+        for name, values in (regressors or {}).items():
+            values = np.asarray(values, dtype=float)
+            ok = fit_mask & np.isfinite(values)
+            std = np.std(values[ok]) if ok.any() else 0.0
+            if not std > 0:
+                log.warning(f"Regressor {name} is constant or undefined; not used.")
+                continue
+            self.regressor_names.append(name)
+            self.regressor_raw[name] = values
+            zk = (values - np.mean(values[ok])) / std
+            z.append(np.where(np.isfinite(zk), zk, 0.0))
+        self.z = np.array(z).reshape(len(z), n)
+
+        if astrophysical not in ("transit", "eclipse", "out_of_transit"):
+            raise ValueError("astrophysical must be 'transit', 'eclipse' or 'out_of_transit', "
+                             f"not {astrophysical!r}")
+        self.astrophysical = astrophysical
+        values = {k: v[0] for k, v in ASTRO_PARAMS.items()}
+        values.update({k: v for k, v in (astro_params or {}).items() if v is not None})
+        unknown = set(astro_params or {}) - set(ASTRO_PARAMS)
+        if unknown:
+            raise ValueError(f"Unknown astrophysical parameters: {sorted(unknown)}")
+        self.astro_values = values
+        if astrophysical == "out_of_transit":
+            self.free_astro = []
+        else:
+            free = list(free_params or [])
+            bad = [p for p in free if p not in ASTRO_PARAMS]
+            if bad:
+                raise ValueError(f"Unknown free parameters {bad}; choose from {list(ASTRO_PARAMS)}")
+            if astrophysical == "transit":
+                free = [p for p in free if p != "fp"]
+            self.free_astro = free
+        self._batman = None
+
+        names = ["F0"] + [f"c{k}" for k in range(1, self.poly_order + 1)]
+        for k in range(1, self.n_ramp + 1):
+            names += [f"ramp_amp{k}", f"ramp_tau{k}"]
+        names += [f"d_{r}" for r in self.regressor_names]
+        self.n_sys = len(names)
+        self.names = names + self.free_astro
+
+    # ------------------------------------------------------------------ helpers
+    def _batman_model(self, p):
+        import batman
+
+        params = batman.TransitParams()
+        params.t0 = p["t0"]
+        params.per = p["period"]
+        params.rp = p["rp"]
+        params.a = p["a"]
+        params.inc = p["inc"]
+        params.ecc = p["ecc"]
+        params.w = p["w"]
+        params.limb_dark = "quadratic"
+        params.u = [p["u1"], p["u2"]]
+        params.fp = p["fp"]
+        params.t_secondary = p["t0"]
+        if self.astrophysical == "eclipse":
+            params.t0 = p["t0"] - 0.5 * p["period"]
+        if self._batman is None:
+            kind = "secondary" if self.astrophysical == "eclipse" else "primary"
+            self._batman = batman.TransitModel(params, self.time, transittype=kind)
+        return params
+
+    def astro_dict(self, theta):
+        """
+        Full astrophysical parameter dictionary for a parameter vector.
+
+        Parameters
+        ----------
+        theta : ndarray
+            Parameter vector ordered as :attr:`names`.
+
+        Returns
+        -------
+        dict
+            All :data:`ASTRO_PARAMS` values.
+        """
+        p = dict(self.astro_values)
+        for name, value in zip(self.free_astro, theta[self.n_sys:], strict=True):
+            p[name] = value
+        return p
+
+    def astrophysical_model(self, theta):
+        """
+        Normalized astrophysical model (1 out of transit / eclipse).
+
+        Parameters
+        ----------
+        theta : ndarray
+            Parameter vector.
+
+        Returns
+        -------
+        ndarray (n,)
+            The model.
+        """
+        if self.astrophysical == "out_of_transit":
+            return np.ones_like(self.time)
+        p = self.astro_dict(theta)
+        params = self._batman_model(p)
+        lc = self._batman.light_curve(params)
+        if self.astrophysical == "eclipse":
+            lc = lc / (1.0 + p["fp"])
+        return lc
+
+    def systematics_model(self, theta):
+        """
+        Systematics model including the normalization ``F0`` (flux units).
+
+        Parameters
+        ----------
+        theta : ndarray
+            Parameter vector.
+
+        Returns
+        -------
+        ndarray (n,)
+            ``F0 * P * R * D``.
+        """
+        i = 0
+        f0 = theta[i]
+        i += 1
+        poly = np.ones_like(self.time)
+        for k in range(1, self.poly_order + 1):
+            poly += theta[i] * self.tau**k
+            i += 1
+        ramp = np.ones_like(self.time)
+        dt = self.time - self.t_start
+        for _ in range(self.n_ramp):
+            ramp += theta[i] * np.exp(-dt / theta[i + 1])
+            i += 2
+        decor = np.ones_like(self.time)
+        for k in range(len(self.regressor_names)):
+            decor += theta[i] * self.z[k]
+            i += 1
+        return f0 * poly * ramp * decor
+
+    def evaluate(self, theta):
+        """
+        Full model ``F0 * S * A``.
+
+        Parameters
+        ----------
+        theta : ndarray
+            Parameter vector.
+
+        Returns
+        -------
+        ndarray (n,)
+            The model flux.
+        """
+        return self.systematics_model(theta) * self.astrophysical_model(theta)
+
+    def initial_guess(self, flux, fit_mask):
+        """
+        Starting parameter vector and bounds from the data.
+
+        Parameters
+        ----------
+        flux : ndarray (n,)
+            White-light flux.
+        fit_mask : ndarray of bool (n,)
+            Points to be fitted.
+
+        Returns
+        -------
+        x0, lower, upper : ndarray
+            Initial vector and bounds.
+        """
+        f = np.asarray(flux, float)
+        good = fit_mask & np.isfinite(f)
+        late = good & (self.time > self.t_start + 0.5 * self.span)
+        f0 = np.median(f[late]) if late.sum() > 3 else np.median(f[good])
+        x0, lo, hi = [f0], [0.0 if f0 > 0 else -np.inf], [np.inf]
+        x0 += [0.0] * self.poly_order
+        lo += [-np.inf] * self.poly_order
+        hi += [np.inf] * self.poly_order
+        first = np.nonzero(good)[0][:5]
+        amp0 = np.median(f[first]) / f0 - 1.0 if first.size else 0.0
+        for k in range(self.n_ramp):
+            amp = amp0 if k == 0 else 0.1 * amp0
+            if abs(amp) < 1e-5:
+                amp = 1e-4
+            x0 += [amp, self.ramp_tau[k]]
+            lo += [-1.0, self.tau_min]
+            hi += [1.0, self.tau_max]
+        nr = len(self.regressor_names)
+        x0 += [0.0] * nr
+        lo += [-np.inf] * nr
+        hi += [np.inf] * nr
+        for name in self.free_astro:
+            value = self.astro_values[name]
+            if name == "t0" and value is None:
+                value = self.guess_t0(f, good)
+                self.astro_values["t0"] = value
+            x0.append(value)
+            if name == "t0":
+                lo.append(value - 0.5 * self.span - 1.0)
+                hi.append(value + 0.5 * self.span + 1.0)
+            else:
+                lo.append(ASTRO_PARAMS[name][1][0])
+                hi.append(ASTRO_PARAMS[name][1][1])
+        x0, lo, hi = (np.array(v, dtype=float) for v in (x0, lo, hi))
+        x0 = np.clip(x0, np.nextafter(lo, hi), np.nextafter(hi, lo))
+        return x0, lo, hi
+
+    def guess_t0(self, flux, good):
+        """
+        Guess the mid-transit / mid-eclipse time as the minimum of a smoothed curve.
+
+        Parameters
+        ----------
+        flux : ndarray (n,)
+            White-light flux.
+        good : ndarray of bool (n,)
+            Usable points.
+
+        Returns
+        -------
+        float
+            Time of the minimum, ignoring the first 10% of the observation (ramp).
+        """
+        from jwst_tso_ext.detrended_white_light.white_light import running_median
+
+        window = max(self.time.size // 20, 3)
+        smooth = running_median(flux, window, mask=~good)
+        usable = (self.time > self.t_start + 0.1 * self.span) & np.isfinite(smooth)
+        if not usable.any():
+            return float(self.t_start + 0.5 * self.span)
+        idx = np.nonzero(usable)[0]
+        return float(self.time[idx[np.argmin(smooth[idx])]])
+
+
+def fit_light_curve(
+    model, flux, error, fit_mask, scale_by_chi2=True, mcmc=False, nwalkers=32, nsteps=2000,
+    burn_fraction=0.5, seed=None,
+):
+    """
+    Fit a :class:`LightCurveModel` to a white-light curve.
+
+    Parameters
+    ----------
+    model : LightCurveModel
+        The model (its time grid matches ``flux``).
+    flux, error : ndarray (n,)
+        White-light flux and 1-sigma error.
+    fit_mask : ndarray of bool (n,)
+        Points to fit (unclipped, and outside windows for ``out_of_transit``).
+    scale_by_chi2 : bool
+        Multiply the covariance by the reduced chi-square when it exceeds 1.
+    mcmc : bool
+        Also sample the posterior with emcee.
+    nwalkers, nsteps : int
+        emcee walkers and steps.
+    burn_fraction : float
+        Fraction of each chain discarded as burn-in.
+    seed : int, optional
+        Random seed for the walker initialization.
+
+    Returns
+    -------
+    dict
+        ``names``, ``values``, ``errors``, ``covariance``, ``chi2``, ``reduced_chi2``,
+        ``n_points``, ``n_free``, ``success``, ``message``, ``systematics``,
+        ``astrophysical``, ``model``, and ``mcmc`` (dict of name to (median, lower error,
+        upper error) or None).
+
+    Raises
+    ------
+    ValueError
+        If there are fewer fit points than free parameters + 1.
+    """
+    flux = np.asarray(flux, float)
+    error = np.asarray(error, float)
+    fit_mask = np.asarray(fit_mask, bool) & np.isfinite(flux) & np.isfinite(error) & (error > 0)
+    n_free = len(model.names)
+    n_fit = int(fit_mask.sum())
+    if n_fit <= n_free:
+        raise ValueError(f"Only {n_fit} usable points for a model with {n_free} free parameters.")
+    x0, lo, hi = model.initial_guess(flux, fit_mask)
+    f, e = flux[fit_mask], error[fit_mask]
+
+    def residuals(theta):
+        return (f - model.evaluate(theta)[fit_mask]) / e
+
+    res = least_squares(residuals, x0, bounds=(lo, hi), x_scale="jac", method="trf",
+                        max_nfev=2000 * n_free)
+    if not res.success:
+        log.warning(f"Least-squares fit did not converge: {res.message}")
+    chi2 = float(np.sum(res.fun**2))
+    dof = max(n_fit - n_free, 1)
+    red = chi2 / dof
+    # Covariance from the column-normalized Jacobian (F0 is ~1e5 times larger than the
+    # other parameters); a huge condition number means degenerate parameters.
+    norms = np.linalg.norm(res.jac, axis=0)
+    norms = np.where(norms > 0, norms, 1.0)
+    jn = res.jac / norms
+    singular = np.linalg.svd(jn, compute_uv=False)
+    cond = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
+    if cond > 1e8:
+        log.warning(f"Fit Jacobian is nearly singular (condition number {cond:.1e}): some "
+                    "parameters are degenerate (e.g. a long ramp timescale and the polynomial); "
+                    "their errors are unreliable.")
+    cov = np.linalg.pinv(jn.T @ jn) / np.outer(norms, norms)
+    if scale_by_chi2 and red > 1.0:
+        cov = cov * red
+    errors = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    out = {
+        "names": list(model.names),
+        "values": res.x.copy(),
+        "errors": errors,
+        "covariance": cov,
+        "chi2": chi2,
+        "reduced_chi2": red,
+        "n_points": n_fit,
+        "n_free": n_free,
+        "success": bool(res.success),
+        "message": str(res.message),
+        "systematics": model.systematics_model(res.x),
+        "astrophysical": model.astrophysical_model(res.x),
+        "mcmc": None,
+    }
+    out["model"] = out["systematics"] * out["astrophysical"]
+    if mcmc:
+        err_scale = np.sqrt(red) if (scale_by_chi2 and red > 1.0) else 1.0
+        out["mcmc"] = _run_emcee(residuals, res.x, errors, lo, hi, err_scale, nwalkers, nsteps,
+                                 burn_fraction, seed, model.names)
+    return out
+
+
+def _run_emcee(residuals, best, errors, lo, hi, err_scale, nwalkers, nsteps, burn, seed, names):
+    """Sample the posterior with emcee; return name -> (median, minus, plus)."""
+    import emcee
+
+    ndim = best.size
+    nwalkers = max(int(nwalkers), 2 * ndim + 2)
+    rng = np.random.default_rng(seed)
+    step = np.where(errors > 0, errors, 1e-6 * np.maximum(np.abs(best), 1.0))
+    p0 = best + 0.1 * step * rng.standard_normal((nwalkers, ndim))
+    p0 = np.clip(p0, np.nextafter(lo, hi), np.nextafter(hi, lo))
+
+    def log_prob(theta):
+        if np.any(theta <= lo) or np.any(theta >= hi):
+            return -np.inf
+        r = residuals(theta) / err_scale
+        value = -0.5 * np.dot(r, r)
+        return value if np.isfinite(value) else -np.inf
+
+    sampler = emcee.EnsembleSampler(nwalkers, ndim, log_prob)
+    sampler.run_mcmc(p0, int(nsteps), progress=False)
+    chain = sampler.get_chain(discard=int(burn * nsteps), flat=True)
+    q16, q50, q84 = np.percentile(chain, [16, 50, 84], axis=0)
+    log.info(f"emcee: {nwalkers} walkers x {nsteps} steps, mean acceptance "
+             f"{np.mean(sampler.acceptance_fraction):.2f}")
+    return {n: (float(m), float(m - lo_), float(hi_ - m))
+            for n, m, lo_, hi_ in zip(names, q50, q16, q84, strict=True)}
+
+
+def regressors_from_drift_table(drift, int_num, names):
+    """
+    Align drift-table columns to the integrations of the light curve.
+
+    Parameters
+    ----------
+    drift : `~astropy.table.Table`
+        Output of the ``wavelength_drift`` step (``int_num``, ``x_shift``, ...).
+    int_num : ndarray of int (n,)
+        Integration numbers of the light-curve points.
+    names : sequence of str
+        Regressor columns wanted; missing ones are skipped with a warning.
+
+    Returns
+    -------
+    dict of str to ndarray (n,)
+        Regressors, NaN where the drift table has no row for an integration.
+    """
+    out = {}
+    if drift is None:
+        return out
+    if "int_num" in drift.colnames:
+        rows = {int(n): i for i, n in enumerate(np.asarray(drift["int_num"]))}
+        index = np.array([rows.get(int(n), -1) for n in int_num])
+    elif len(drift) == len(int_num):
+        index = np.arange(len(int_num))
+    else:
+        log.warning("Drift table has no int_num column and a different length; not used.")
+        return out
+    for name in names:
+        if name not in drift.colnames:
+            log.warning(f"Regressor {name!r} not in the drift table; skipped.")
+            continue
+        col = np.asarray(drift[name], dtype=float)
+        values = np.where(index >= 0, col[np.clip(index, 0, None)], np.nan)
+        if np.isnan(values).any():
+            log.warning(f"Regressor {name!r}: {int(np.isnan(values).sum())} integrations have no "
+                        "drift value; set to the mean.")
+        out[name] = values
+    return out
+
+
+def in_windows(time, windows):
+    """
+    Flag times inside any of the given windows.
+
+    Parameters
+    ----------
+    time : ndarray (n,)
+        Times.
+    windows : sequence of float or None
+        Flat list ``[start1, end1, start2, end2, ...]`` in the units of ``time``.
+
+    Returns
+    -------
+    ndarray of bool (n,)
+        True inside a window.
+
+    Raises
+    ------
+    ValueError
+        If the list has an odd length or a window with start >= end.
+    """
+    time = np.asarray(time, float)
+    inside = np.zeros(time.size, bool)
+    if not windows:
+        return inside
+    w = np.asarray(windows, dtype=float)
+    if w.size % 2:
+        raise ValueError(f"Windows must be pairs (start, end); got {w.size} values.")
+    for start, end in w.reshape(-1, 2):
+        if not start < end:
+            raise ValueError(f"Window start {start} is not before its end {end}.")
+        inside |= (time >= start) & (time <= end)
+    return inside
+
+
+def detrend(
+    time, flux, error, clip_mask=None, regressors=None, poly_order=1, ramp="single",
+    ramp_tau=0.01, astrophysical="transit", astro_params=None, free_params=("t0", "rp"),
+    windows=None, min_out_of_transit=20, scale_by_chi2=True, mcmc=False, nwalkers=32,
+    nsteps=2000, burn_fraction=0.5, seed=None,
+):
+    """
+    Fit systematics (+ astrophysics) to a white-light curve and derive the detrended curve.
+
+    Parameters
+    ----------
+    time, flux, error : ndarray (n,)
+        Time (days), white-light flux and 1-sigma error.
+    clip_mask : ndarray of bool (n,), optional
+        Points excluded from the fit (kept in the outputs).
+    regressors : dict of str to ndarray, optional
+        Decorrelation regressors.
+    poly_order, ramp, ramp_tau, astrophysical, astro_params, free_params
+        See :class:`LightCurveModel`.
+    windows : sequence of float, optional
+        For ``out_of_transit``: flat list of (start, end) times excluded from the fit.
+    min_out_of_transit : int
+        Minimum number of fitted points outside transit / eclipse / windows.
+    scale_by_chi2, mcmc, nwalkers, nsteps, burn_fraction, seed
+        See :func:`fit_light_curve`.
+
+    Returns
+    -------
+    dict
+        ``fit`` (from :func:`fit_light_curve`), ``model`` (the LightCurveModel),
+        ``fit_mask``, ``out_of_transit`` (bool arrays), ``columns`` (dict of arrays:
+        systematics_model, astrophysical_model, detrended_flux, detrended_flux_err,
+        residual) and ``parameters`` (dict of name to (value, error or None)).
+
+    Raises
+    ------
+    ValueError
+        If too few out-of-transit points remain for the requested model.
+    """
+    time = np.asarray(time, float)
+    flux = np.asarray(flux, float)
+    error = np.asarray(error, float)
+    n = time.size
+    clip_mask = np.zeros(n, bool) if clip_mask is None else np.asarray(clip_mask, bool)
+    fit_mask = ~clip_mask & np.isfinite(flux) & np.isfinite(error) & np.isfinite(time)
+    if astrophysical == "out_of_transit":
+        if not windows:
+            log.warning("astrophysical='out_of_transit' without windows: fitting all points "
+                        "with systematics only.")
+        fit_mask &= ~in_windows(time, windows)
+    model = LightCurveModel(
+        time, poly_order=poly_order, ramp=ramp, ramp_tau=ramp_tau, regressors=regressors,
+        astrophysical=astrophysical, astro_params=astro_params, free_params=free_params,
+        fit_mask=fit_mask,
+    )
+    x0, _, _ = model.initial_guess(flux, fit_mask)
+    if astrophysical != "out_of_transit" and model.astro_values.get("t0") is None:
+        model.astro_values["t0"] = model.guess_t0(flux, fit_mask)
+        x0, _, _ = model.initial_guess(flux, fit_mask)
+    oot = model.astrophysical_model(x0) >= 1.0 - 1e-12
+    n_oot = int((oot & fit_mask).sum())
+    needed = max(int(min_out_of_transit), model.n_sys + 1)
+    if n_oot < needed:
+        raise ValueError(
+            f"Too few out-of-transit points: {n_oot} of {int(fit_mask.sum())} usable points lie "
+            f"outside the transit / eclipse / excluded windows, but the systematics model "
+            f"({model.n_sys} parameters: {', '.join(model.names[:model.n_sys])}) needs at "
+            f"least {needed}; reduce poly_order/ramp/regressors or widen the observation."
+        )
+    fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2, mcmc=mcmc,
+                          nwalkers=nwalkers, nsteps=nsteps, burn_fraction=burn_fraction, seed=seed)
+    sys_model = fit["systematics"]
+    astro = fit["astrophysical"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        detrended = flux / sys_model
+        detrended_err = error / sys_model
+    columns = {
+        "systematics_model": sys_model,
+        "astrophysical_model": astro,
+        "detrended_flux": detrended,
+        "detrended_flux_err": detrended_err,
+        "residual": detrended - astro,
+    }
+    params = {}
+    for name, value, err in zip(fit["names"], fit["values"], fit["errors"], strict=True):
+        params[name] = (float(value), float(err))
+    if astrophysical != "out_of_transit":
+        for name, value in model.astro_dict(fit["values"]).items():
+            params.setdefault(name, (float(value), None))
+    return {
+        "fit": fit,
+        "model": model,
+        "fit_mask": fit_mask,
+        "out_of_transit": oot,
+        "columns": columns,
+        "parameters": params,
+    }

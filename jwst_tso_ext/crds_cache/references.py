@@ -340,8 +340,13 @@ def photom():
     return model
 
 
+#: Background regions of the extract1d reference: (lower, upper) column limits as
+#: jwst's ``bkg_coeff`` (constant polynomials), pixel-centre coordinates.
+BACKGROUND_REGIONS = [[10.5], [21.5], [53.5], [64.5]]
+
+
 def extract1d():
-    """Extract1d JSON: an 11-column box centred on the nominal trace, no background.
+    """Extract1d JSON: an 11-column box centred on the nominal trace, background both sides.
 
     Limits are inclusive pixel centres: 32.5 .. 42.5 covers x = 32.0 .. 43.0, i.e.
     11 pixels centred on ``NOMINAL_X`` = 37.5. ``use_source_posn`` is off: the box
@@ -356,7 +361,7 @@ def extract1d():
         "pedigree": "DUMMY",
         "useafter": USEAFTER,
         "author": "jwst_tso_ext",
-        "description": "Synthetic extract1d: 11-pixel box centred on the slitless trace",
+        "description": "Synthetic extract1d: 11-pixel box on the slitless trace, median background either side",
         "apertures": [
             {
                 "id": "MIR_LRS-SLITLESS",
@@ -365,6 +370,12 @@ def extract1d():
                 "xstart": geometry.NOMINAL_X - half,
                 "xstop": geometry.NOMINAL_X + half,
                 "use_source_posn": False,
+                # Two 11-column background regions 16 columns either side of the trace
+                # (beyond 3 PSF sigma at 14 micron), median per row, as in the seed
+                # notebook's background-subtracted extraction. Set the step parameter
+                # subtract_background=False to extract without it.
+                "bkg_coeff": BACKGROUND_REGIONS,
+                "bkg_fit": "median",
                 "bkg_order": 0,
             }
         ],

@@ -29,7 +29,14 @@ def exposure_root(filename):
     name = _SEGMENT.sub("", name)
     parts = name.rsplit("_", 1)
     if len(parts) == 2 and parts[1] in {
-        "uncal", "rate", "rateints", "calints", "x1dints", "ramp", "trapsfilled", "whtlt",
+        "uncal",
+        "rate",
+        "rateints",
+        "calints",
+        "x1dints",
+        "ramp",
+        "trapsfilled",
+        "whtlt",
     }:
         name = parts[0]
     return name
@@ -85,7 +92,10 @@ def combine_x1dints(products):
     combined.meta.exposure.integration_end = int(int_numbers.max())
     log.info(
         "Combined %d segment(s) into %d integrations (%d..%d)",
-        len(products), int_numbers.size, int_numbers.min(), int_numbers.max(),
+        len(products),
+        int_numbers.size,
+        int_numbers.min(),
+        int_numbers.max(),
     )
     return combined
 

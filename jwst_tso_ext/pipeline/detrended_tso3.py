@@ -3,11 +3,12 @@
 from jwst.pipeline import Tso3Pipeline
 
 from jwst_tso_ext.steps import DetrendedWhiteLightStep
+from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
 
 __all__ = ["DetrendedTso3Pipeline"]
 
 
-class DetrendedTso3Pipeline(Tso3Pipeline):
+class DetrendedTso3Pipeline(PackageLoggersMixin, Tso3Pipeline):
     """calwebb_tso3 with ``white_light`` replaced by `DetrendedWhiteLightStep`.
 
     Takes the usual level-3 association of calints segments. The step keeps the name

@@ -4,6 +4,8 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
+from astropy.table import Table
 from jwst.assign_wcs import assign_wcs_step
 from jwst.dark_current import dark_current_step
 from jwst.dq_init import dq_init_step
@@ -33,6 +35,7 @@ from jwst_tso_ext.steps import (
     TsoVisitFixStep,
     WavelengthDriftStep,
 )
+from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ STAGE1_STEPS = (
 
 
 def expand_inputs(input_data):
-    """List the exposures (segments) named by ``input_data``.
+    """List the exposures (segments) named by ``input_data`` and the product name.
 
     Parameters
     ----------
@@ -71,6 +74,8 @@ def expand_inputs(input_data):
     -------
     members : list
         Paths (str) or datamodels, in the order given.
+    product_name : str or None
+        The association's product name, None for other inputs.
 
     Raises
     ------
@@ -79,6 +84,7 @@ def expand_inputs(input_data):
     ValueError
         If an association names no science members or cannot be read.
     """
+    product_name = None
     if isinstance(input_data, (list, tuple)):
         members = list(input_data)
     elif isinstance(input_data, (str, Path)) and str(input_data).endswith(".json"):
@@ -87,6 +93,7 @@ def expand_inputs(input_data):
             raise FileNotFoundError(f"association file not found: {path}")
         try:
             asn = json.loads(path.read_text())
+            product_name = asn["products"][0].get("name")
             members = [
                 str(path.parent / member["expname"])
                 for product in asn["products"]
@@ -102,10 +109,10 @@ def expand_inputs(input_data):
     for member in members:
         if isinstance(member, (str, Path)) and not Path(member).is_file():
             raise FileNotFoundError(f"input file not found: {member}")
-    return members
+    return members, product_name
 
 
-class LrsTsoPipeline(Pipeline):
+class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
     """MIRI LRS slitless TSO: uncal ramps (or rateints) to a detrended white-light curve.
 
     Runs, one segment at a time: ``tsovisit_fix``, the MIRI detector1 steps with
@@ -121,6 +128,7 @@ class LrsTsoPipeline(Pipeline):
         save_calibrated_ramp = boolean(default=False)  # Save the stage-1 ramp before ramp fitting
         save_rateints = boolean(default=True)  # Save the per-integration slopes (_rateints)
         save_calints = boolean(default=True)  # Save the calibrated cubes (_calints)
+        suffix = string(default='x1dints')  # Suffix of the combined 1-D product
     """  # noqa: E501
 
     step_defs = {
@@ -165,7 +173,8 @@ class LrsTsoPipeline(Pipeline):
             The combined x1dints product (one spectrum row per integration).
         """
         log.info("Starting lrs_tso ...")
-        members = expand_inputs(input_data)
+        members, product_name = expand_inputs(input_data)
+        root = product_name or exposure_root(_describe(members[0]))
         x1d_products = []
         drift_tables = []
         for index, member in enumerate(members, start=1):
@@ -175,23 +184,19 @@ class LrsTsoPipeline(Pipeline):
             drift_tables.append(drift_table)
 
         combined = combine_x1dints(x1d_products)
-        root = exposure_root(combined.meta.filename or _describe(members[0]))
-        if self.output_file is None:
-            self.output_file = root
         combined.meta.filename = f"{root}_x1dints.fits"
-        self.save_model(combined, suffix="x1dints")
+        if self.output_file is None:
+            # stpipe saves the returned product as <output_file>_x1dints.fits
+            self.output_file = root
 
         drift = combine_tables(drift_tables)
-        drift_path = None
         if drift is not None:
-            drift_path = self.make_output_path(basepath=root, suffix="drift", ext="ecsv")
+            # attached like wavelength_drift attaches it, for detrended_white_light
+            combined.drift_table = drift.as_array()
             if self.save_results:
+                drift_path = self.make_output_path(basepath=root, suffix="drift", ext="ecsv")
                 drift.write(drift_path, format="ascii.ecsv", overwrite=True)
                 log.info("Saved combined drift table in %s", drift_path)
-            else:
-                drift_path = None
-        if drift_path is not None and self.detrended_white_light.drift_table is None:
-            self.detrended_white_light.drift_table = str(drift_path)
         self.detrended_white_light.output_file = root
         self.detrended_white_light.run(combined)
 
@@ -211,9 +216,7 @@ class LrsTsoPipeline(Pipeline):
                     f"{_describe(member)}: expected uncal ramps (RampModel) or rateints "
                     f"(CubeModel), got {type(model).__name__}"
                 )
-        x1d = self._stage2(cube)
-        drift_table = getattr(self.wavelength_drift, "last_table", None)
-        return x1d, drift_table
+        return self._stage2(cube)
 
     def _stage1(self, ramp):
         """Detector-level calibration of one segment: ramps to slopes per integration."""
@@ -221,7 +224,7 @@ class LrsTsoPipeline(Pipeline):
         for name in STAGE1_STEPS:
             model = getattr(self, name).run(model)
         if self.save_calibrated_ramp:
-            self.save_model(model, suffix="ramp", force=True)
+            self._save_segment_product(model, "ramp")
         if self.ramp_fit.skip:
             raise ValueError("ramp_fit is skipped: lrs_tso needs slopes per integration")
         _, ints_model = self.ramp_fit.run(model)
@@ -231,26 +234,44 @@ class LrsTsoPipeline(Pipeline):
         self.gain_scale.suffix = "gain_scaleints"
         ints_model = self.gain_scale.run(ints_model)
         if self.save_rateints:
-            self.save_model(ints_model, suffix="rateints", force=self.save_results)
+            self._save_segment_product(ints_model, "rateints")
         return ints_model
 
     def _stage2(self, cube):
-        """Spectroscopic calibration and extraction of one segment."""
+        """Spectroscopic calibration and extraction of one segment.
+
+        Returns the segment's x1dints product and the drift table that
+        ``wavelength_drift`` attached to its output (None when that step is skipped).
+        """
         calibrated = self.assign_wcs.run(cube)
         if calibrated.meta.cal_step.assign_wcs != "COMPLETE":
             raise ValueError("assign_wcs did not complete: cannot calibrate wavelengths")
         calibrated = self.srctype.run(calibrated)
         calibrated = self.flat_field.run(calibrated)
         calibrated = self.wavelength_drift.run(calibrated)
+        drift_table = _attached_drift_table(calibrated)
         calibrated = self.photom.run(calibrated)
         if self.save_calints:
-            self.save_model(calibrated, suffix="calints", force=self.save_results)
+            self._save_segment_product(calibrated, "calints")
         self.extract_1d.save_results = False
         x1d = self.extract_1d.run(calibrated)
         calibrated.close()
         if x1d is None or x1d.meta.cal_step.extract_1d != "COMPLETE":
             raise ValueError("extract_1d did not produce spectra for this segment")
-        return x1d
+        return x1d, drift_table
+
+    def _save_segment_product(self, model, suffix):
+        """Save a per-segment product named after its own exposure, if saving results."""
+        if self.save_results:
+            self.save_model(model, suffix=suffix, output_file=model.meta.filename)
+
+
+def _attached_drift_table(model):
+    """The drift table ``wavelength_drift`` attached to ``model``, as an astropy Table."""
+    table = getattr(model, "drift_table", None)
+    if table is None:
+        return None
+    return Table(np.asarray(table))
 
 
 def _describe(member):
@@ -271,7 +292,9 @@ class _open:
             try:
                 self.model = datamodels.open(str(self.member))
             except Exception as error:  # noqa: BLE001 - report any reader failure plainly
-                raise ValueError(f"{self.member}: cannot be read as a JWST product ({error})") from error
+                raise ValueError(
+                    f"{self.member}: cannot be read as a JWST product ({error})"
+                ) from error
             return self.model
         return self.member
 

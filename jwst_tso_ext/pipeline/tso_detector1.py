@@ -43,7 +43,6 @@ class TsoDetector1Pipeline(PackageLoggersMixin, Detector1Pipeline):
         "refpix": MirisimRefpixGuardStep,
     }
 
-
     def process(self, input_data):
         """
         Repair the time-series metadata, then run the Detector1 steps.

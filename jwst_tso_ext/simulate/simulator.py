@@ -199,6 +199,17 @@ def make_truth(config):
     truth["wavelength_offset"].unit = "micron"
     truth.meta.update(config.scalar_meta())
     truth.meta["reference_row"] = REFERENCE_ROW
+    if config.transit_depth > 0:
+        period = effects.orbital_period(
+            config.resolved_transit_duration(),
+            config.transit_depth,
+            config.a_rs,
+            config.impact_parameter,
+        )
+        truth.meta["orbital_period_days"] = float(period / 86400.0)
+        truth.meta["inclination_deg"] = float(
+            np.degrees(np.arccos(config.impact_parameter / config.a_rs))
+        )
     truth.meta["timing"] = (
         "FASTR1: integration i (1-based) starts at start_mjd + (i - 1) * (ngroups + 1) * "
         "frame_time and collects light for ngroups * frame_time (as tsovisit_fix builds "

@@ -1,0 +1,201 @@
+"""WavelengthDriftStep on an in-memory rateints CubeModel with the official LRS slitless WCS."""
+
+import logging
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from jwst.assign_wcs.assign_wcs import load_wcs
+from stdatamodels.jwst import datamodels
+
+from jwst_tso_ext.crds_cache import references
+from jwst_tso_ext.miri_lrs import detector, geometry
+from jwst_tso_ext.simulate import scene
+from jwst_tso_ext.steps import WavelengthDriftStep
+
+NGROUPS = 40
+STATIC = (0.3, 0.5)
+
+
+@pytest.fixture(autouse=True)
+def _no_crds_steppars(monkeypatch):
+    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "true")
+
+
+@pytest.fixture(scope="module")
+def wcs_references(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("refs")
+    distortion = directory / "distortion.asdf"
+    specwcs = directory / "specwcs.fits"
+    references.distortion().save(distortion)
+    references.specwcs().save(specwcs)
+    return {"distortion": str(distortion), "specwcs": str(specwcs)}
+
+
+def make_model(x_shift, y_shift, seed=0):
+    """Flat-fielded rateints-like CubeModel of MIRI LRS slitless with noise."""
+    tint = NGROUPS * geometry.FRAME_TIME
+    rate = scene.scene_rate(x_shift, y_shift).astype(np.float64) / detector.flat_field()
+    var_p = np.clip(rate, 0, None) / (tint * detector.GAIN)
+    var_r = np.full_like(rate, 12 * detector.READ_NOISE_DN**2 / (tint**2 * NGROUPS))
+    rng = np.random.default_rng(seed)
+    data = rate + rng.standard_normal(rate.shape) * np.sqrt(var_p + var_r)
+    model = datamodels.CubeModel(
+        data=data.astype(np.float32),
+        err=np.sqrt(var_p + var_r).astype(np.float32),
+        dq=np.zeros(rate.shape, np.uint32),
+        var_poisson=var_p.astype(np.float32),
+        var_rnoise=var_r.astype(np.float32),
+    )
+    meta = model.meta
+    meta.filename = "jw01234001001_01101_00001-seg001_mirimage_rateints.fits"
+    meta.instrument.name = "MIRI"
+    meta.instrument.detector = "MIRIMAGE"
+    meta.instrument.filter = "P750L"
+    meta.exposure.type = "MIR_LRS-SLITLESS"
+    meta.exposure.nints = len(x_shift)
+    meta.exposure.integration_start = 1
+    meta.exposure.ngroups = NGROUPS
+    meta.exposure.frame_time = geometry.FRAME_TIME
+    meta.exposure.group_time = geometry.FRAME_TIME
+    meta.observation.date = "2024-01-01"
+    meta.observation.time = "06:00:00"
+    meta.subarray.name = "SLITLESSPRISM"
+    meta.subarray.xstart, meta.subarray.ystart = geometry.SUBSTRT1, geometry.SUBSTRT2
+    meta.subarray.xsize, meta.subarray.ysize = geometry.N_COLUMNS, geometry.N_ROWS
+    meta.target.ra, meta.target.dec = 10.0, -20.0
+    w = meta.wcsinfo
+    w.ra_ref, w.dec_ref, w.roll_ref = 10.0, -20.0, 0.0
+    w.v2_ref, w.v3_ref, w.v3yangle, w.vparity = -378.6, -344.9, 4.45, -1
+    n = len(x_shift)
+    columns = [
+        f"int_{which}_{scale}"
+        for scale in ("MJD_UTC", "BJD_TDB")
+        for which in ("start", "mid", "end")
+    ]
+    times = np.zeros(n, dtype=[("integration_number", "<i4")] + [(c, "<f8") for c in columns])
+    times["integration_number"] = np.arange(1, n + 1)
+    times["int_mid_MJD_UTC"] = 60310.0 + np.arange(n) * tint / 86400
+    model.int_times = times
+    return model
+
+
+@pytest.fixture(scope="module")
+def drifting(wcs_references):
+    rng = np.random.default_rng(11)
+    x_true = STATIC[0] + rng.uniform(-0.04, 0.04, 40)
+    y_true = STATIC[1] + np.linspace(-0.05, 0.05, 40)
+    model = load_wcs(make_model(x_true, y_true), wcs_references)
+    return model, x_true, y_true
+
+
+@pytest.fixture(scope="module")
+def template_path(tmp_path_factory):
+    star = scene.blackbody_spectrum()
+    path = tmp_path_factory.mktemp("template") / "star.ecsv"
+    Table({"wavelength": star.wavelength, "flux": star.flux_jy}).write(path)
+    return str(path)
+
+
+def test_step_measures_corrects_and_attaches_table(drifting, template_path, tmp_path, caplog):
+    model, x_true, y_true = drifting
+    data_before = model.data.copy()
+    wcs_before = model.meta.wcs
+    with caplog.at_level(logging.INFO, logger="jwst_tso_ext"):
+        result = WavelengthDriftStep.call(
+            model, template=template_path, save_results=True, output_dir=str(tmp_path)
+        )
+    assert result is not model
+    assert np.array_equal(model.data, data_before)
+    assert model.meta.wcs is wcs_before
+    assert result.meta.cal_step.wavelength_drift == "COMPLETE"
+
+    table = Table(result.drift_table)
+    assert table.colnames == [
+        "int_num",
+        "MJD_UTC",
+        "x_shift",
+        "y_shift",
+        "x_shift_err",
+        "y_shift_err",
+        "trace_width",
+    ]
+    assert np.array_equal(table["int_num"], np.arange(1, 41))
+    assert np.allclose(table["MJD_UTC"], model.int_times["int_mid_MJD_UTC"])
+    ex = table["x_shift"] - (x_true - np.median(x_true))
+    ey = table["y_shift"] - (y_true - np.median(y_true))
+    assert np.std(ex) < 0.002
+    assert np.std(ey) < 0.03
+    assert np.all(table["y_shift_err"] > 0) and np.all(table["x_shift_err"] > 0)
+
+    static = result.meta.wavelength_drift
+    assert static.static_x_offset == pytest.approx(STATIC[0], abs=0.02)
+    assert static.static_y_offset == pytest.approx(STATIC[1], abs=0.02)
+    # the corrected WCS gives 7.5 um where it truly fell (star at the median position)
+    row = geometry.row_at_wavelength(7.5, np.median(y_true))
+    x = geometry.NOMINAL_X + np.median(x_true)
+    assert result.meta.wcs(x, row)[2] == pytest.approx(7.5, abs=0.005)
+
+    # after resampling the integrations agree in position
+    again = WavelengthDriftStep.call(result, correct_drift="none")
+    assert np.std(Table(again.drift_table)["x_shift"]) < 0.001
+    assert np.nansum(result.data[:, 100:400, 10:65]) == pytest.approx(
+        np.nansum(model.data[:, 100:400, 10:65]), rel=1e-3
+    )
+    assert np.all(result.var_poisson[np.isfinite(result.var_poisson)] >= 0)
+
+    written = Table.read(tmp_path / "jw01234001001_01101_00001-seg001_mirimage_drift.ecsv")
+    assert np.allclose(written["x_shift"], table["x_shift"])
+    assert any("x_shift: mean" in rec.getMessage() for rec in caplog.records)
+
+
+def test_drift_table_survives_save(drifting, tmp_path):
+    model, _, _ = drifting
+    result = WavelengthDriftStep.call(model, y_offset=0.5)
+    assert result.meta.wavelength_drift.static_y_offset == 0.5
+    path = tmp_path / "out_calints.fits"
+    result.save(path)
+    with datamodels.open(path) as reopened:
+        assert np.allclose(reopened.drift_table["x_shift"], result.drift_table["x_shift"])
+        assert reopened.meta.wavelength_drift.static_y_offset == 0.5
+        assert reopened.meta.wcs(40.0, 300.0)[2] == pytest.approx(result.meta.wcs(40.0, 300.0)[2])
+
+
+def test_no_template_keeps_y_offset_zero(drifting, caplog):
+    model, _, _ = drifting
+    with caplog.at_level(logging.INFO, logger="jwst_tso_ext"):
+        result = WavelengthDriftStep.call(model, correct_drift="none", reference="0")
+    assert result.meta.wavelength_drift.static_y_offset == 0.0
+    assert any("static y offset kept at 0" in rec.getMessage() for rec in caplog.records)
+    assert Table(result.drift_table)["x_shift"][0] == pytest.approx(0.0, abs=1e-8)
+    assert np.array_equal(result.data, model.data)
+
+
+def test_missing_wcs_is_an_error():
+    model = make_model(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="assign_wcs"):
+        WavelengthDriftStep.call(model)
+
+
+def test_other_modes_are_skipped():
+    model = make_model(np.zeros(2), np.zeros(2))
+    model.meta.exposure.type = "MIR_IMAGE"
+    result = WavelengthDriftStep.call(model)
+    assert result is not model
+    assert result.meta.cal_step.wavelength_drift == "SKIPPED"
+
+
+def test_flagged_pixels_are_ignored_and_propagated(drifting):
+    model, x_true, _ = drifting
+    flagged = model.copy()
+    flagged.data[5, 300:310, 36:39] = np.nan
+    flagged.dq[5, 300:310, 36:39] |= datamodels.dqflags.pixel["DO_NOT_USE"]
+    flagged.dq[7, 250, 37] |= datamodels.dqflags.pixel["JUMP_DET"]
+    clean = Table(WavelengthDriftStep.call(model, correct_drift="none").drift_table)
+    result = WavelengthDriftStep.call(flagged)
+    table = Table(result.drift_table)
+    assert table["x_shift"][5] == pytest.approx(clean["x_shift"][5], abs=0.002)
+    assert np.isfinite(table["y_shift"][5])
+    jump = datamodels.dqflags.pixel["JUMP_DET"]
+    assert np.any(result.dq[7, 249:252, 36:39] & jump)
+    assert np.all(result.dq[5, 300:310, 36:39] & datamodels.dqflags.pixel["DO_NOT_USE"])

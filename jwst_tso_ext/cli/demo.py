@@ -84,7 +84,13 @@ def run(args):
     if len(inputs) > 1:
         inputs = [str(_write_association(outdir, inputs))]
     run_strun(
-        ["jwst_tso_ext.pipeline.LrsTsoPipeline", *inputs, "--output_dir", str(outdir)],
+        [
+            "jwst_tso_ext.pipeline.LrsTsoPipeline",
+            *inputs,
+            "--output_dir",
+            str(outdir),
+            *orbit_arguments(Path(paths[len(uncal)])),
+        ],
         cache,
         log_path=outdir / "lrs_tso.log",
     )
@@ -98,6 +104,27 @@ def run(args):
     _say(f"Summary figure: {png}")
     _say(f"Done in {time.monotonic() - started:.0f} s; products in {outdir}")
     return 0
+
+
+def orbit_arguments(truth_path):
+    """``strun`` options giving the white-light fit the simulated planet's known orbit.
+
+    As for a known planet, the period, scaled semi-major axis, inclination and limb
+    darkening are fixed; the mid-transit time and radius ratio are fitted.
+    """
+    from astropy.table import Table
+
+    meta = Table.read(truth_path, format="ascii.ecsv").meta
+    prefix = "--steps.detrended_white_light."
+    u1, u2 = meta["limb_darkening"]
+    return [
+        f"{prefix}period={meta['orbital_period_days']!r}",
+        f"{prefix}a={meta['a_rs']!r}",
+        f"{prefix}inc={meta['inclination_deg']!r}",
+        f"{prefix}u1={u1!r}",
+        f"{prefix}u2={u2!r}",
+        f"{prefix}free_params=t0,rp",
+    ]
 
 
 def run_strun(arguments, cache, log_path=None):

@@ -361,7 +361,9 @@ def extract1d():
         "pedigree": "DUMMY",
         "useafter": USEAFTER,
         "author": "jwst_tso_ext",
-        "description": "Synthetic extract1d: 11-pixel box on the slitless trace, median background either side",
+        "description": (
+            "Synthetic extract1d: 11-pixel box on the slitless trace, median background either side"
+        ),
         "apertures": [
             {
                 "id": "MIR_LRS-SLITLESS",

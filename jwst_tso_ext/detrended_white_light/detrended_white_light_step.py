@@ -11,6 +11,7 @@ from jwst.stpipe import Step
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
 from jwst_tso_ext.detrended_white_light.systematics import regressors_from_drift_table
 from jwst_tso_ext.detrended_white_light.white_light import spectra_from_model
+from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ __all__ = ["DetrendedWhiteLightStep"]
 DEFAULT_FREE = {"transit": ["t0", "rp", "a", "inc"], "eclipse": ["t0", "fp"], "out_of_transit": []}
 
 
-class DetrendedWhiteLightStep(Step):
+class DetrendedWhiteLightStep(PackageLoggersMixin, Step):
     """Sum x1dints spectra into a white-light curve and fit systematics and a transit."""
 
     class_alias = "detrended_white_light"
@@ -105,17 +106,34 @@ class DetrendedWhiteLightStep(Step):
         free = self.free_params if self.free_params is not None else DEFAULT_FREE[astro]
         ramp_tau = self.ramp_tau if self.ramp_tau else [0.01, 0.05]
         table, result = make_detrended_light_curve(
-            spectra, regressors=regressors, min_wave=self.min_wavelength,
-            max_wave=self.max_wavelength, max_bad_fraction=self.max_bad_fraction,
-            fill_window=self.fill_window, clip_sigma=self.clip_sigma,
-            clip_window=self.clip_window, clip_maxiter=self.clip_maxiter,
-            time_column=self.time_column, table_meta=_table_meta(model),
-            poly_order=self.poly_order, ramp=self.ramp, ramp_tau=ramp_tau, astrophysical=astro,
-            astro_params={k: getattr(self, k) for k in
-                          ("t0", "period", "rp", "a", "inc", "ecc", "w", "u1", "u2", "fp")},
-            free_params=free, windows=self.windows, min_out_of_transit=self.min_out_of_transit,
-            scale_by_chi2=self.scale_by_chi2, mcmc=self.mcmc, nwalkers=self.nwalkers,
-            nsteps=self.nsteps, burn_fraction=self.burn_fraction, seed=self.seed,
+            spectra,
+            regressors=regressors,
+            min_wave=self.min_wavelength,
+            max_wave=self.max_wavelength,
+            max_bad_fraction=self.max_bad_fraction,
+            fill_window=self.fill_window,
+            clip_sigma=self.clip_sigma,
+            clip_window=self.clip_window,
+            clip_maxiter=self.clip_maxiter,
+            time_column=self.time_column,
+            table_meta=_table_meta(model),
+            poly_order=self.poly_order,
+            ramp=self.ramp,
+            ramp_tau=ramp_tau,
+            astrophysical=astro,
+            astro_params={
+                k: getattr(self, k)
+                for k in ("t0", "period", "rp", "a", "inc", "ecc", "w", "u1", "u2", "fp")
+            },
+            free_params=free,
+            windows=self.windows,
+            min_out_of_transit=self.min_out_of_transit,
+            scale_by_chi2=self.scale_by_chi2,
+            mcmc=self.mcmc,
+            nwalkers=self.nwalkers,
+            nsteps=self.nsteps,
+            burn_fraction=self.burn_fraction,
+            seed=self.seed,
         )
         table.meta["drift_table"] = self._drift_path_used
         table.meta[self.class_alias] = "COMPLETE"
@@ -127,9 +145,12 @@ class DetrendedWhiteLightStep(Step):
         if self.save_plot or self.save_results:
             from jwst_tso_ext.detrended_white_light.plotting import plot_diagnostics
 
-            plot_diagnostics(table, self.make_output_path(ext="png"),
-                             regressor_names=result["regressor_names"],
-                             time_column=result["time_column"])
+            plot_diagnostics(
+                table,
+                self.make_output_path(ext="png"),
+                regressor_names=result["regressor_names"],
+                time_column=result["time_column"],
+            )
         return table
 
     def _regressors(self, input_data, model, int_num):
@@ -160,8 +181,9 @@ class DetrendedWhiteLightStep(Step):
                 if os.path.exists(candidate):
                     path = candidate
             if path is None:
-                log.info("No drift table given, attached or found beside the input; "
-                         "no regressors used.")
+                log.info(
+                    "No drift table given, attached or found beside the input; no regressors used."
+                )
                 return {}
         log.info(f"Using drift table {path} for regressors {names}")
         self._drift_path_used = str(path)
@@ -173,9 +195,12 @@ def _table_meta(model):
     """Copy jwst white_light's table metadata from the model."""
     meta = {}
     for key, attr in (
-        ("instrument", "instrument.name"), ("exp_type", "exposure.type"),
-        ("subarray", "subarray.name"), ("filter", "instrument.filter"),
-        ("pupil", "instrument.pupil"), ("target_name", "target.catalog_name"),
+        ("instrument", "instrument.name"),
+        ("exp_type", "exposure.type"),
+        ("subarray", "subarray.name"),
+        ("filter", "instrument.filter"),
+        ("pupil", "instrument.pupil"),
+        ("target_name", "target.catalog_name"),
     ):
         obj = model.meta
         for part in attr.split("."):

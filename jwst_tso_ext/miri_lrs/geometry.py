@@ -103,7 +103,7 @@ def wavelength_at_row(row, y_offset=0.0):
 
 
 def row_at_wavelength(wavelength, y_offset=0.0):
-    """Subarray row (0-indexed) where ``wavelength`` (micron) lands; inverse of `wavelength_at_row`."""
+    """Subarray row (0-indexed) where ``wavelength`` (micron) lands; see `wavelength_at_row`."""
     rows, waves, _ = _monotonic_part()
     nominal = np.interp(np.asarray(wavelength, dtype=float), waves, rows, left=np.nan, right=np.nan)
     return nominal + np.asarray(y_offset, dtype=float)

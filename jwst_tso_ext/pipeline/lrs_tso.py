@@ -32,6 +32,7 @@ from jwst_tso_ext.pipeline.combine import combine_tables, combine_x1dints, expos
 from jwst_tso_ext.steps import (
     DetrendedWhiteLightStep,
     MirisimRefpixGuardStep,
+    TsoExtract1dStep,
     TsoVisitFixStep,
     WavelengthDriftStep,
 )
@@ -128,6 +129,7 @@ class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
         save_calibrated_ramp = boolean(default=False)  # Save the stage-1 ramp before ramp fitting
         save_rateints = boolean(default=True)  # Save the per-integration slopes (_rateints)
         save_calints = boolean(default=True)  # Save the calibrated cubes (_calints)
+        extract_with = option('tso_extract_1d', 'extract_1d', default='tso_extract_1d')  # Extraction step: the vectorised tso_extract_1d (same apertures and references, identical fluxes) or jwst's extract_1d
         suffix = string(default='x1dints')  # Suffix of the combined 1-D product
     """  # noqa: E501
 
@@ -153,6 +155,7 @@ class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
         "flat_field": flat_field_step.FlatFieldStep,
         "wavelength_drift": WavelengthDriftStep,
         "photom": photom_step.PhotomStep,
+        "tso_extract_1d": TsoExtract1dStep,
         "extract_1d": extract_1d_step.Extract1dStep,
         "detrended_white_light": DetrendedWhiteLightStep,
     }
@@ -253,8 +256,9 @@ class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
         calibrated = self.photom.run(calibrated)
         if self.save_calints:
             self._save_segment_product(calibrated, "calints")
-        self.extract_1d.save_results = False
-        x1d = self.extract_1d.run(calibrated)
+        extraction = getattr(self, self.extract_with)
+        extraction.save_results = False
+        x1d = extraction.run(calibrated)
         calibrated.close()
         if x1d is None or x1d.meta.cal_step.extract_1d != "COMPLETE":
             raise ValueError("extract_1d did not produce spectra for this segment")

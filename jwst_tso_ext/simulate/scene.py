@@ -135,8 +135,11 @@ def star_rate(x_shift, y_shift, spectrum=None, scale=None):
     row_rate = np.interp(upper, grid, cumulative) - np.interp(lower, grid, cumulative)
 
     nominal_row = row_centres[None, :] - y_shift[:, None]
-    wavelength = geometry.wavelength_at_row(nominal_row)
-    sigma = detector.psf_sigma(np.where(np.isfinite(wavelength), wavelength, 14.0))
+    # PSF width at the nominal wavelength; beyond either end of the calibrated table
+    # the width of the nearest calibrated row is held (no jump at the spectral edges)
+    table_rows, _, _ = geometry._monotonic_part()
+    edge_clipped_row = np.clip(nominal_row, table_rows.min(), table_rows.max())
+    sigma = detector.psf_sigma(geometry.wavelength_at_row(edge_clipped_row))
     centre = geometry.NOMINAL_X + geometry.trace_x_offset_at_row(nominal_row) + x_shift[:, None]
     edges = np.arange(geometry.N_COLUMNS + 1, dtype=float) - 0.5
     cdf = erf((edges[None, None, :] - centre[:, :, None]) / (np.sqrt(2.0) * sigma[:, :, None]))

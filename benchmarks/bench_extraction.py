@@ -1,0 +1,173 @@
+"""Time jwst's Extract1dStep against TsoExtract1dStep on one MIRI LRS slitless cube.
+
+Usage::
+
+    python benchmarks/bench_extraction.py [--nints 1000] [--background median|none]
+
+Builds an in-memory calibrated (photom) CubeModel with ``simulate.scene.scene_rate``
+(generated in chunks), a WCS with the flight wavelength solution and an EXTRACT1D
+JSON in a temporary directory, runs both steps on the same input (offline: CRDS
+step parameters disabled, CRDS context stubbed), checks that the fluxes agree, and
+prints a Markdown table row with the times and their ratio.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import gwcs
+import numpy as np
+from astropy import coordinates as coord
+from astropy import units as u
+from astropy.modeling.models import Mapping, Scale, Shift, Tabular1D
+from gwcs import coordinate_frames as cf
+from jwst.assign_wcs.util import wcs_bbox_from_shape
+from jwst.extract_1d import Extract1dStep
+from stdatamodels.jwst import datamodels
+from stpipe import crds_client
+
+from jwst_tso_ext.miri_lrs import geometry
+from jwst_tso_ext.tso_extract import TsoExtract1dStep
+
+
+def _load_scene():
+    """Import simulate.scene without requiring the rest of the simulate package."""
+    try:
+        from jwst_tso_ext.simulate import scene
+
+        return scene
+    except ImportError:
+        import jwst_tso_ext
+
+        path = Path(jwst_tso_ext.__file__).parent / "simulate" / "scene.py"
+        spec = importlib.util.spec_from_file_location("_bench_scene", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+
+
+def _wcs(shape):
+    """Detector -> (RA, Dec, wavelength) with the flight slitless wavelength solution."""
+    rows, waves, _ = geometry._monotonic_part()
+    order = np.argsort(rows)
+    wave = Tabular1D(
+        points=rows[order], lookup_table=waves[order], bounds_error=False, fill_value=np.nan
+    )
+    ra = Shift(-geometry.NOMINAL_X) | Scale(-0.11 / 3600 / np.cos(np.deg2rad(-30))) | Shift(80.0)
+    dec = Shift(-geometry.NOMINAL_X) | Scale(1e-7 / 3600) | Shift(-30.0)
+    transform = Mapping((0, 0, 1), n_inputs=2) | ra & dec & wave
+    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
+    sky = cf.CelestialFrame(name="sky", axes_order=(0, 1), reference_frame=coord.ICRS())
+    spec = cf.SpectralFrame(name="spec", axes_order=(2,), unit=(u.micron,), axes_names=("lambda",))
+    wcs = gwcs.WCS([(detector, transform), (cf.CompositeFrame([sky, spec], name="world"), None)])
+    wcs.bounding_box = wcs_bbox_from_shape(shape)
+    return wcs
+
+
+def make_cube(nints, chunk=100, seed=1):
+    """Calibrated MIRI LRS slitless CubeModel (MJy/sr) with ``nints`` integrations."""
+    scene = _load_scene()
+    rng = np.random.default_rng(seed)
+    shape = (nints, geometry.N_ROWS, geometry.N_COLUMNS)
+    data = np.empty(shape, np.float32)
+    var_poisson = np.empty(shape, np.float32)
+    to_mjysr = 2.5e-3
+    for start in range(0, nints, chunk):
+        stop = min(start + chunk, nints)
+        n = stop - start
+        rate = scene.scene_rate(rng.normal(0, 0.02, n), rng.normal(0, 0.02, n))
+        noise = rng.normal(size=rate.shape) * np.sqrt(np.abs(rate) + 10.0)
+        data[start:stop] = (rate + noise) * to_mjysr
+        var_poisson[start:stop] = np.abs(rate) * to_mjysr**2
+    model = datamodels.CubeModel(data=data)
+    model.var_poisson = var_poisson
+    model.var_rnoise = np.full(shape, 10.0 * to_mjysr**2, np.float32)
+    model.var_flat = (1e-4 * data**2).astype(np.float32)
+    model.err = np.sqrt(model.var_poisson + model.var_rnoise + model.var_flat)
+    model.dq = np.zeros(shape, np.uint32)
+    meta = model.meta
+    meta.instrument.name, meta.instrument.detector = "MIRI", "MIRIMAGE"
+    meta.instrument.filter = "P750L"
+    meta.observation.date, meta.observation.time = "2026-01-01", "00:00:00"
+    meta.exposure.type = "MIR_LRS-SLITLESS"
+    meta.exposure.nints = nints
+    meta.exposure.integration_start, meta.exposure.integration_end = 1, nints
+    meta.visit.tsovisit = True
+    meta.subarray.name = "SLITLESSPRISM"
+    meta.target.source_type = "POINT"
+    meta.wcsinfo.dispersion_direction = 2
+    meta.wcsinfo.spectral_order = 1
+    meta.photometry.pixelarea_steradians = geometry.PIXEL_AREA_SR
+    meta.cal_step.photom = "COMPLETE"
+    meta.wcs = _wcs(shape[1:])
+    t0 = 60000.0 + np.arange(nints) * 10.0 / 86400
+    t1 = t0 + 10.0 / 86400
+    model.int_times = np.array(
+        list(zip(np.arange(1, nints + 1), t0, (t0 + t1) / 2, t1, t0, (t0 + t1) / 2, t1,
+                 strict=True)),
+        dtype=[("integration_number", "i4"), ("int_start_MJD_UTC", "f8"),
+               ("int_mid_MJD_UTC", "f8"), ("int_end_MJD_UTC", "f8"),
+               ("int_start_BJD_TDB", "f8"), ("int_mid_BJD_TDB", "f8"),
+               ("int_end_BJD_TDB", "f8")],
+    )  # fmt: skip
+    return model
+
+
+def write_extract1d(path, background):
+    """EXTRACT1D JSON: 7.3-px aperture on the trace, two background regions of that width."""
+    aperture = {
+        "id": "MIR_LRS-SLITLESS",
+        "region_type": "target",
+        "xstart": 33.85,
+        "xstop": 41.15,
+        "use_source_posn": False,
+    }
+    if background != "none":
+        aperture.update(bkg_coeff=[[11.5], [19.5], [55.5], [63.5]], bkg_fit=background)
+    Path(path).write_text(json.dumps({"apertures": [aperture]}))
+    return str(path)
+
+
+def main(argv=None):
+    """Run the benchmark and print a Markdown table row."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nints", type=int, default=1000)
+    parser.add_argument("--background", choices=["median", "poly", "none"], default="median")
+    args = parser.parse_args(argv)
+
+    os.environ["STPIPE_DISABLE_CRDS_STEPPARS"] = "True"
+    crds_client.get_context_used = lambda observatory: "jwst_offline.pmap"
+
+    model = make_cube(args.nints)
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = write_extract1d(Path(tmp) / "extract1d.json", args.background)
+        kwargs = {"override_extract1d": ref, "override_apcorr": "N/A", "apply_apcorr": False}
+
+        start = time.perf_counter()
+        ours = TsoExtract1dStep.call(model, **kwargs)
+        t_ours = time.perf_counter() - start
+
+        start = time.perf_counter()
+        theirs = Extract1dStep.call(model, override_psf="N/A", **kwargs)
+        t_jwst = time.perf_counter() - start
+
+    o, t = ours.spec[0].spec_table, theirs.spec[0].spec_table
+    ok = np.isfinite(t["FLUX"])
+    rel = np.max(np.abs(o["FLUX"][ok] - t["FLUX"][ok]) / np.abs(t["FLUX"][ok]))
+    header = "| nints | background | jwst extract_1d (s) | tso_extract_1d (s) | speed-up |"
+    print(header + " max rel. diff FLUX |")  # noqa: T201
+    print("|---|---|---|---|---|---|")  # noqa: T201
+    print(  # noqa: T201
+        f"| {args.nints} | {args.background} | {t_jwst:.2f} | {t_ours:.2f} | "
+        f"{t_jwst / t_ours:.1f}x | {rel:.1e} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

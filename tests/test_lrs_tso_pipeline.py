@@ -1,0 +1,131 @@
+"""LrsTsoPipeline and the step_configs presets, run through the real ``strun``.
+
+The exposures are small simulations with known truth; the session's offline CRDS
+cache (tests/conftest.py) is in the environment that the subprocesses inherit.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from stdatamodels.jwst import datamodels
+
+from jwst_tso_ext.cli.demo import orbit_arguments
+from jwst_tso_ext.simulate import SimulationConfig, simulate_exposure
+
+STEP_CONFIGS = Path(__file__).resolve().parents[1] / "step_configs"
+
+
+def _strun(*arguments, cwd):
+    strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
+    result = subprocess.run(
+        [strun, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=1200
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def _association(directory, members, product):
+    from jwst.associations.asn_from_list import asn_from_list
+    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
+
+    asn = asn_from_list([Path(m).name for m in members], rule=DMS_Level3_Base, product_name=product)
+    path = Path(directory) / f"{product}_asn.json"
+    path.write_text(asn.dump(format="json")[1])
+    return path
+
+
+@pytest.fixture(scope="module")
+def two_segment_run(tmp_path_factory):
+    """Simulate a two-segment exposure and run ``strun lrs_tso`` on its association."""
+    directory = tmp_path_factory.mktemp("lrs_tso")
+    config = SimulationConfig(
+        nints=160, ngroups=10, segment_size=80, seed=7, root="twoseg", jitter_rms=0.003
+    )
+    paths = simulate_exposure(config, directory)
+    uncal = [p for p in paths if p.name.endswith("_uncal.fits")]
+    truth_path = directory / "twoseg_truth.ecsv"
+    asn = _association(directory, uncal, "twoseg")
+    _strun("lrs_tso", asn, "--output_dir", directory, *orbit_arguments(truth_path), cwd=directory)
+    return directory, Table.read(truth_path, format="ascii.ecsv")
+
+
+def test_products_exist_with_standard_names(two_segment_run):
+    directory, _ = two_segment_run
+    for name in [
+        "twoseg_seg001_rateints.fits",
+        "twoseg_seg002_rateints.fits",
+        "twoseg_seg001_calints.fits",
+        "twoseg_seg002_calints.fits",
+        "twoseg_x1dints.fits",
+        "twoseg_drift.ecsv",
+        "twoseg_whtlt.ecsv",
+        "twoseg_whtlt.png",
+    ]:
+        assert (directory / name).is_file(), name
+
+
+def test_combined_white_light_has_one_row_per_integration_in_time_order(two_segment_run):
+    directory, truth = two_segment_run
+    whtlt = Table.read(directory / "twoseg_whtlt.ecsv", format="ascii.ecsv")
+    assert list(whtlt["int_num"]) == list(truth["int_num"])
+    assert np.all(np.diff(whtlt["MJD_UTC"]) > 0)
+    # the INT_TIMES built by tsovisit_fix give the simulated mid times (FASTR1 cadence)
+    assert np.allclose(whtlt["MJD_UTC"], truth["MJD_UTC"], atol=1e-3 / 86400.0)
+    with datamodels.open(directory / "twoseg_x1dints.fits") as x1d:
+        assert len(x1d.spec) == 1
+        assert list(x1d.spec[0].spec_table["INT_NUM"]) == list(truth["int_num"])
+
+
+def test_transit_depth_recovered_within_one_sigma(two_segment_run):
+    directory, truth = two_segment_run
+    meta = Table.read(directory / "twoseg_whtlt.ecsv", format="ascii.ecsv").meta
+    depth, error = meta["transit_depth"], meta["transit_depth_err"]
+    assert 0 < error < 0.002
+    assert abs(depth - truth.meta["transit_depth"]) < error
+
+
+def test_drift_recovered_against_truth(two_segment_run):
+    directory, truth = two_segment_run
+    drift = Table.read(directory / "twoseg_drift.ecsv", format="ascii.ecsv")
+    assert list(drift["int_num"]) == list(truth["int_num"])
+    for axis, tolerance in (("x", 0.003), ("y", 0.01)):
+        difference = np.asarray(drift[f"{axis}_shift"]) - np.asarray(truth[f"{axis}_shift"])
+        # one reference for the whole exposure: the offset is the same in both segments
+        assert np.std(difference) < tolerance, axis
+        assert np.corrcoef(drift[f"{axis}_shift"], truth[f"{axis}_shift"])[0, 1] > 0.8, axis
+
+
+@pytest.fixture(scope="module")
+def small_exposure(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("presets")
+    config = SimulationConfig(nints=60, ngroups=5, seed=3, root="preset")
+    paths = simulate_exposure(config, directory)
+    return directory, paths[0], directory / "preset_truth.ecsv"
+
+
+@pytest.mark.parametrize("preset", ["lrs_tso_mirisim.asdf", "lrs_tso_flight.asdf"])
+def test_lrs_tso_presets_run_through_strun(small_exposure, preset, tmp_path):
+    directory, uncal, truth_path = small_exposure
+    _strun(
+        STEP_CONFIGS / preset,
+        uncal,
+        "--output_dir",
+        tmp_path,
+        *orbit_arguments(truth_path),
+        cwd=directory,
+    )
+    whtlt = Table.read(tmp_path / "preset_whtlt.ecsv", format="ascii.ecsv")
+    assert len(whtlt) == 60
+    if preset == "lrs_tso_mirisim.asdf":
+        assert (whtlt.meta["min_wavelength"], whtlt.meta["max_wavelength"]) == (6.0, 10.0)
+    with datamodels.open(tmp_path / "preset_calints.fits") as calints:
+        refpix = calints.meta.cal_step.refpix
+        assert refpix == "SKIPPED"  # MIRISim: by the guard; flight subarray: by jwst itself
+        assert calints.meta.exposure.readpatt == (
+            "FASTR1" if preset == "lrs_tso_mirisim.asdf" else "FAST"
+        )

@@ -392,7 +392,7 @@ def test_detector_reference_values(cache):
         assert model.data.shape == (416, 72)
         np.testing.assert_array_equal(model.data, np.float32(detector.GAIN))
     with _open_reference(cache, "readnoise") as model:
-        np.testing.assert_array_equal(model.data, np.float32(detector.READ_NOISE_DN))
+        np.testing.assert_array_equal(model.data, np.float32(detector.READ_NOISE_CDS_DN))
     with _open_reference(cache, "saturation") as model:
         np.testing.assert_array_equal(model.data, np.float32(detector.SATURATION_DN))
     with _open_reference(cache, "linearity") as model:

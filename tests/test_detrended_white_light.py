@@ -150,7 +150,7 @@ def test_step_writes_ecsv_and_plot(tso_model, tmp_path):
     flux_before = np.array(model.spec[0].spec_table["FLUX"])
     result = DetrendedWhiteLightStep.call(
         model, output_dir=str(tmp_path), save_results=True, drift_table=str(drift_path),
-        **step_kwargs(t0),
+        regressors=["x_shift", "y_shift", "trace_width"], **step_kwargs(t0),
     )
     np.testing.assert_array_equal(model.spec[0].spec_table["FLUX"], flux_before)
     assert result.meta["detrended_white_light"] == "COMPLETE"

@@ -43,9 +43,7 @@ def _association(directory, members, product):
 def two_segment_run(tmp_path_factory):
     """Simulate a two-segment exposure and run ``strun lrs_tso`` on its association."""
     directory = tmp_path_factory.mktemp("lrs_tso")
-    config = SimulationConfig(
-        nints=160, ngroups=10, segment_size=80, seed=7, root="twoseg", jitter_rms=0.003
-    )
+    config = SimulationConfig(nints=120, ngroups=20, segment_size=60, seed=7, root="twoseg")
     paths = simulate_exposure(config, directory)
     uncal = [p for p in paths if p.name.endswith("_uncal.fits")]
     truth_path = directory / "twoseg_truth.ecsv"
@@ -63,6 +61,7 @@ def test_products_exist_with_standard_names(two_segment_run):
         "twoseg_seg002_calints.fits",
         "twoseg_x1dints.fits",
         "twoseg_drift.ecsv",
+        "twoseg_driftref.fits",
         "twoseg_whtlt.ecsv",
         "twoseg_whtlt.png",
     ]:
@@ -93,11 +92,22 @@ def test_drift_recovered_against_truth(two_segment_run):
     directory, truth = two_segment_run
     drift = Table.read(directory / "twoseg_drift.ecsv", format="ascii.ecsv")
     assert list(drift["int_num"]) == list(truth["int_num"])
-    for axis, tolerance in (("x", 0.003), ("y", 0.01)):
-        difference = np.asarray(drift[f"{axis}_shift"]) - np.asarray(truth[f"{axis}_shift"])
-        # one reference for the whole exposure: the offset is the same in both segments
-        assert np.std(difference) < tolerance, axis
-        assert np.corrcoef(drift[f"{axis}_shift"], truth[f"{axis}_shift"])[0, 1] > 0.8, axis
+    for axis in ("x", "y"):
+        measured = np.asarray(drift[f"{axis}_shift"])
+        injected = np.asarray(truth[f"{axis}_shift"])
+        difference = measured - injected
+        # one reference for the whole exposure: the same offset in both segments
+        half = len(difference) // 2
+        offset_step = np.mean(difference[half:]) - np.mean(difference[:half])
+        scatter = np.std(difference)
+        assert abs(offset_step) < 4 * scatter / np.sqrt(half), axis
+        # the reported errors describe the actual scatter about the truth
+        assert 0.7 < scatter / np.median(drift[f"{axis}_shift_err"]) < 1.5, axis
+        # the injected trend is recovered (slope of measured against injected)
+        slope = np.polyfit(injected, measured, 1)[0]
+        assert abs(slope - 1) < (0.05 if axis == "x" else 0.5), (axis, slope)
+    x_error = np.std(np.asarray(drift["x_shift"]) - np.asarray(truth["x_shift"]))
+    assert x_error < 0.003
 
 
 @pytest.fixture(scope="module")

@@ -150,7 +150,7 @@ def test_resample_conserves_flux_and_propagates_errors_and_dq():
     dq[1, 200, 37] = 4
     out, (out_var,), out_dq = resample.shift_cube(rate, -xs, -ys, variances=[var], dq=dq)
     assert np.allclose(np.nansum(out, axis=(1, 2)), rate.sum(axis=(1, 2)), rtol=1e-6)
-    # box-overlap weights: variance never exceeds the input's and stays positive
+    # overlap weights: variance never exceeds the input's and stays positive
     assert np.nanmax(out_var) <= var.max() * (1 + 1e-9)
     assert np.all(out_var[np.isfinite(out_var)] >= 0)
     flagged = np.argwhere(out_dq[1] & 4)
@@ -199,3 +199,34 @@ def test_reference_integration_index_and_errors():
     ref = shift_estimator.make_reference(data, err, dq, reference=-1)
     out = shift_estimator.measure_shifts(data, err, dq, ref)
     assert np.allclose(out["x_shift"], 0, atol=1e-9)
+
+
+def test_resampled_variance_gives_the_scatter_of_sums_along_the_shift():
+    """Shifted noise is correlated; the propagated variance of a sum must match its scatter."""
+    rng = np.random.default_rng(11)
+    nreal, shift = 4000, 0.43
+    noise = rng.standard_normal((nreal, 60, 72))
+    noise[:, :, :4] = 0.0
+    var = np.ones_like(noise)
+    out, (out_var,), _ = resample.shift_cube(
+        noise, np.zeros(nreal), np.full(nreal, shift), variances=[var]
+    )
+    rows = slice(10, 50)  # a sum over 40 rows of one column, away from the edges
+    empirical = np.var(np.nansum(out[:, rows, 40], axis=1))
+    propagated = np.mean(np.nansum(out_var[:, rows, 40], axis=1))
+    assert propagated == pytest.approx(empirical, rel=0.08)
+
+
+def test_smoothed_shifts_keep_the_drift_and_average_down_the_noise():
+    rng = np.random.default_rng(5)
+    n, window = 2000, 25
+    drift = np.linspace(0.0, 0.05, n)
+    measured = drift + rng.normal(0.0, 0.04, n)
+    measured[[10, 500, 501]] = np.nan
+    smoothed = resample.smooth_shifts(measured, window)
+    assert np.all(np.isfinite(smoothed))
+    interior = slice(window, n - window)
+    residual = (smoothed - drift)[interior]
+    assert np.std(residual) == pytest.approx(0.04 / np.sqrt(window), rel=0.15)
+    assert abs(np.mean(residual)) < 0.002
+    assert np.array_equal(resample.smooth_shifts([0.1, np.nan, 0.3], 1), [0.1, 0.2, 0.3])

@@ -234,16 +234,17 @@ def gain():
 
 
 def readnoise():
-    """Read noise ``READ_NOISE_DN`` in every pixel: the noise of a single read.
+    """Read noise ``READ_NOISE_CDS_DN`` in every pixel: jwst's CDS convention.
 
-    jwst's ramp fit (stcal OLS: slope variance ``12 RN**2 / (N**3 - N) / tgroup**2``)
-    and jump detection (difference sigma ``sqrt(2) RN``) both take the reference value
-    as the noise of one read, not of a CDS pair.
+    jwst's readnoise references give the noise of a two-read difference: stcal's ramp
+    fit divides the value by ``sqrt(2 nframes)`` to get the per-read noise, and its
+    jump detection treats it as CDS noise. The simulator adds ``READ_NOISE_DN`` to each
+    read, so the reference carries ``sqrt(2) * READ_NOISE_DN``.
     """
     model = datamodels.ReadnoiseModel(
-        data=np.full(_SHAPE, detector.READ_NOISE_DN, dtype=np.float32)
+        data=np.full(_SHAPE, detector.READ_NOISE_CDS_DN, dtype=np.float32)
     )
-    return _set_common_meta(model, "readnoise", "Synthetic read noise: single read, DN")
+    return _set_common_meta(model, "readnoise", "Synthetic read noise: CDS (two-read), DN")
 
 
 def distortion_transform():

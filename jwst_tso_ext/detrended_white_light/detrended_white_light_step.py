@@ -35,7 +35,7 @@ class DetrendedWhiteLightStep(PackageLoggersMixin, Step):
     clip_maxiter = integer(default=5)  # Maximum clipping iterations
     time_column = option('BJD_TDB', 'MJD_UTC', default='BJD_TDB')  # Time axis of the fit; t0 in the same (MJD-like) days
     drift_table = string(default=None)  # wavelength_drift ECSV; None: table attached to the input, else <rootname>_drift.ecsv beside it
-    regressors = force_list(default=list('x_shift', 'y_shift', 'trace_width'))  # Drift-table columns to decorrelate against
+    regressors = force_list(default=list('x_shift', 'y_shift'))  # Drift-table columns to decorrelate against; trace_width is opt-in: it is measured from the same pixels as the flux and absorbs some white noise
     poly_order = integer(default=1)  # Order of the polynomial in time (0: constant)
     ramp = option('none', 'single', 'double', default='single')  # Exponential ramp terms
     ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
@@ -101,6 +101,12 @@ class DetrendedWhiteLightStep(PackageLoggersMixin, Step):
             log.warning(f"{len(model.spec)} spectra in the input; only the first is used.")
 
         spectra = spectra_from_model(model)
+        if not (np.isfinite(spectra["mjd_utc"]).any() or np.isfinite(spectra["bjd_tdb"]).any()):
+            raise ValueError(
+                "The input spectra have no integration times (MJD-AVG / TDB-MID empty and no "
+                "INT_TIMES table): run tsovisit_fix on the uncal or rateints (it builds "
+                "INT_TIMES) before extraction, so that the fit has a time axis in days."
+            )
         regressors = self._regressors(input_data, model, spectra["int_num"])
         astro = self.astrophysical
         free = self.free_params if self.free_params is not None else DEFAULT_FREE[astro]

@@ -76,6 +76,15 @@ def make_detrended_light_curve(
         time_column = "INT_NUM"
     clipped = sigma_clip_series(white, window=clip_window, nsigma=clip_sigma, maxiter=clip_maxiter)
     clipped |= ~np.isfinite(time)
+    # integrations whose white light is mostly filled from neighbours (all NaN, flagged
+    # or zero) carry no measurement of their own: excluded from the fit like clipped ones
+    mostly_filled = info["n_filled"] > max_bad_fraction * info["bins_used"].size
+    if mostly_filled.any():
+        log.warning(f"{int(mostly_filled.sum())} integrations have more than "
+                    f"{100 * max_bad_fraction:.0f}% bad bins (int_num "
+                    f"{list(np.asarray(spectra['int_num'])[mostly_filled])}); "
+                    "flagged as clipped and excluded from the fit.")
+        clipped |= mostly_filled
     if clipped.any():
         log.info(f"Sigma clipping flagged {int(clipped.sum())} of {clipped.size} integrations "
                  "(kept in the table, excluded from the fit).")

@@ -346,6 +346,36 @@ class LightCurveModel:
         return float(self.time[idx[np.argmin(smooth[idx])]])
 
 
+def _ramp_starts(model, x0, lo, hi):
+    """Starting vectors: the initial guess, and ramp timescales spread over their bounds.
+
+    The exponential ramp makes the chi2 surface multi-modal (a short timescale fitting
+    the first points, a long one degenerate with the polynomial): the fit is started
+    from the configured timescale and from 1/50, 1/10 and 1/4 of the time span, and the
+    lowest chi2 wins.
+    """
+    taus = [i for i, name in enumerate(model.names) if name.startswith("ramp_tau")]
+    starts = [x0]
+    if not taus:
+        return starts
+    for fraction in (0.02, 0.1, 0.25):
+        start = x0.copy()
+        for i in taus:
+            start[i] = fraction * model.span
+        starts.append(np.clip(start, np.nextafter(lo, hi), np.nextafter(hi, lo)))
+    return starts
+
+
+def _warn_at_bounds(model, values, lo, hi):
+    """Log a warning for every ramp timescale that ends on its bound."""
+    for i, name in enumerate(model.names):
+        if name.startswith("ramp_tau") and (
+            np.isclose(values[i], lo[i], rtol=1e-6) or np.isclose(values[i], hi[i], rtol=1e-6)
+        ):
+            log.warning(f"{name} ended at its bound ({values[i]:.3g} d): the ramp is poorly "
+                        "constrained; consider ramp='none' or a longer baseline")
+
+
 def fit_light_curve(
     model, flux, error, fit_mask, scale_by_chi2=True, mcmc=False, nwalkers=32, nsteps=2000,
     burn_fraction=0.5, seed=None,
@@ -398,8 +428,13 @@ def fit_light_curve(
     def residuals(theta):
         return (f - model.evaluate(theta)[fit_mask]) / e
 
-    res = least_squares(residuals, x0, bounds=(lo, hi), x_scale="jac", method="trf",
-                        max_nfev=2000 * n_free)
+    res = None
+    for start in _ramp_starts(model, x0, lo, hi):
+        trial = least_squares(residuals, start, bounds=(lo, hi), x_scale="jac", method="trf",
+                              max_nfev=2000 * n_free)
+        if res is None or trial.cost < res.cost:
+            res = trial
+    _warn_at_bounds(model, res.x, lo, hi)
     if not res.success:
         log.warning(f"Least-squares fit did not converge: {res.message}")
     chi2 = float(np.sum(res.fun**2))

@@ -14,6 +14,7 @@ from jwst_tso_ext.miri_lrs.geometry import N_COLUMNS, N_REFERENCE_COLUMNS, N_ROW
 __all__ = [
     "GAIN",
     "READ_NOISE_DN",
+    "READ_NOISE_CDS_DN",
     "DARK_RATE_DN_S",
     "BIAS_DN",
     "SATURATION_DN",
@@ -32,8 +33,12 @@ __all__ = [
 
 #: Gain in electrons per DN.
 GAIN = 3.1
-#: Read noise of a single frame, DN.
+#: Read noise of a single frame, DN (what the simulator adds to every read).
 READ_NOISE_DN = 6.0
+#: Read noise as jwst's readnoise reference files give it: the noise of the difference
+#: of two reads (CDS), sqrt(2) x the single-read noise. stcal's ramp fit divides the
+#: reference by sqrt(2 nframes) and its jump detection treats it as CDS noise.
+READ_NOISE_CDS_DN = float(np.sqrt(2.0) * READ_NOISE_DN)
 #: Dark current, DN/s per pixel (uniform).
 DARK_RATE_DN_S = 0.3
 #: Bias (pedestal) level of the raw ramps, DN.

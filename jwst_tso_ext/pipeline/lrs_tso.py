@@ -2,6 +2,7 @@
 
 import json
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +179,9 @@ class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
         log.info("Starting lrs_tso ...")
         members, product_name = expand_inputs(input_data)
         root = product_name or exposure_root(_describe(members[0]))
+        self._root = root
+        self._drift_reference_path = None
+        self._scratch = None
         x1d_products = []
         drift_tables = []
         for index, member in enumerate(members, start=1):
@@ -203,6 +207,8 @@ class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
         self.detrended_white_light.output_file = root
         self.detrended_white_light.run(combined)
 
+        if self._scratch is not None:
+            self._scratch.cleanup()
         log.info("... ending lrs_tso")
         return combined
 
@@ -253,6 +259,7 @@ class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
         calibrated = self.flat_field.run(calibrated)
         calibrated = self.wavelength_drift.run(calibrated)
         drift_table = _attached_drift_table(calibrated)
+        self._share_drift_reference(calibrated)
         calibrated = self.photom.run(calibrated)
         if self.save_calints:
             self._save_segment_product(calibrated, "calints")
@@ -263,6 +270,35 @@ class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
         if x1d is None or x1d.meta.cal_step.extract_1d != "COMPLETE":
             raise ValueError("extract_1d did not produce spectra for this segment")
         return x1d, drift_table
+
+    def _share_drift_reference(self, calibrated):
+        """Make every later segment measure its drift against this segment's reference.
+
+        The first segment's reference frame is written as ``<root>_driftref.fits`` (in a
+        temporary directory when results are not saved) and passed to
+        ``wavelength_drift`` as its ``reference``, so all segments share one zero point.
+        """
+        frame = getattr(calibrated, "drift_reference", None)
+        error = getattr(calibrated, "drift_reference_err", None)
+        for name in ("drift_reference", "drift_reference_err"):
+            if frame is not None:
+                delattr(calibrated, name)  # not part of the calints product
+        user_choice = str(self.wavelength_drift.reference).lower() != "median"
+        if frame is None or self._drift_reference_path is not None or user_choice:
+            return
+        image = datamodels.ImageModel(data=np.asarray(frame))
+        image.err = np.asarray(error)
+        image.update(calibrated, only="PRIMARY")
+        if self.save_results:
+            directory = Path(self.output_dir or ".")
+        else:
+            self._scratch = tempfile.TemporaryDirectory(prefix="lrs_tso_")
+            directory = Path(self._scratch.name)
+        path = directory / f"{self._root}_driftref.fits"
+        image.save(path)
+        log.info("Later segments measure drift against the reference in %s", path)
+        self._drift_reference_path = str(path)
+        self.wavelength_drift.reference = self._drift_reference_path
 
     def _save_segment_product(self, model, suffix):
         """Save a per-segment product named after its own exposure, if saving results."""

@@ -566,7 +566,8 @@ def _fit_chunk(data, err, dq, ref, bad_flags, n_reference_columns, n_iterations)
 
     # dispersion shift from the spectrum summed over the window columns; a bad pixel is
     # replaced by the reference value scaled to the integration's flux
-    scale0 = np.sum(np.where(good, d, 0.0), axis=1) / np.sum(np.where(good, b[0], 0.0), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # an integration with no good pixel
+        scale0 = np.sum(np.where(good, d, 0.0), axis=1) / np.sum(np.where(good, b[0], 0.0), axis=1)
     filled = np.where(good, d, scale0[:, None] * b[0])
     colw = ref.column_weights  # (nrow, ncol), fixed per reference
     spec = np.einsum("nrc,rc->nr", filled.reshape(nint, nrow, ncol), colw)

@@ -1,6 +1,7 @@
 """Measure and correct the drift of the MIRI LRS slitless trace between integrations."""
 
 import logging
+from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
@@ -25,7 +26,7 @@ class WavelengthDriftStep(PackageLoggersMixin, Step):
 
     spec = """
     bad_dq_flags = force_list(default=list('DO_NOT_USE'))  # DQ flag names excluding a pixel from the fit
-    reference = string(default='median')  # 'median' frame or 0-based integration index
+    reference = string(default='median')  # 'median' frame, a 0-based integration index, or a FITS image (SCI, ERR) to measure against, e.g. the _driftref.fits of an exposure's first segment
     x_half_width = integer(default=7)  # half width (columns) of the fit window around the trace
     background_offset = integer(default=10)  # min distance (columns) of background pixels from trace
     background_rows = integer(default=9)  # rows averaged for the (smooth) local background
@@ -38,7 +39,11 @@ class WavelengthDriftStep(PackageLoggersMixin, Step):
     template = string(default=None)  # stellar F_nu template table (wavelength [um], flux columns) for the static y offset
     template_poly_degree = integer(default=2)  # degree (in row) of the unknown smooth response multiplying template x nominal response
     y_offset = float(default=None)  # user static dispersion offset (pixels); overrides the template
+    max_shift = float(default=0.5)  # |x_shift| or |y_shift| (px) beyond which the Taylor-model fit is invalid: integration flagged (NaN shift, DO_NOT_USE)
+    min_flux_scale = float(default=0.5)  # integrations whose fitted flux relative to the reference is below this are flagged likewise (trace lost)
     correct_drift = option('resample', 'none', default='resample')  # resample integrations onto the reference position
+    y_smoothing = integer(default=25, min=1)  # running mean (integrations) of the measured y shifts applied in the resampling; 1: each integration's own y shift. The table keeps the raw measurements.
+    x_smoothing = integer(default=1, min=1)  # same for x (x is measured to ~0.002 px per 1.6 s integration, below the jitter)
     suffix = string(default='wavelength_drift')  # default suffix of the output product
     """  # noqa: E501
 
@@ -88,16 +93,14 @@ class WavelengthDriftStep(PackageLoggersMixin, Step):
         if result.meta.wcs is None:
             raise ValueError("wavelength_drift needs a WCS: run assign_wcs before this step")
 
-        reference = self.reference
-        if reference is not None and str(reference).lower() != "median":
-            reference = int(reference)
         bad = 0
         for name in self.bad_dq_flags or []:
             bad |= dqflags.pixel[str(name).upper()]
+        reference_data, reference = _reference_source(self.reference, result)
+        if isinstance(reference, int):
+            _check_reference_integration(*reference_data, reference, bad)
         ref = shift_estimator.make_reference(
-            result.data,
-            result.err,
-            result.dq,
+            *reference_data,
             reference=reference,
             bad_flags=bad,
             x_half_width=self.x_half_width,
@@ -119,10 +122,34 @@ class WavelengthDriftStep(PackageLoggersMixin, Step):
         )
 
         failed = ~(np.isfinite(shifts["x_shift"]) & np.isfinite(shifts["y_shift"]))
+        with np.errstate(invalid="ignore"):
+            too_far = ~failed & (
+                (np.abs(shifts["x_shift"]) > self.max_shift)
+                | (np.abs(shifts["y_shift"]) > self.max_shift)
+                | ~(shifts["scale"] > self.min_flux_scale)
+            )
+        if too_far.any():
+            log.warning(
+                "Integrations %s: trace shift beyond max_shift=%.2f px or flux below "
+                "min_flux_scale=%.2f of the reference; the fit is not valid there, "
+                "integrations flagged DO_NOT_USE with NaN shifts",
+                _int_numbers(result, too_far),
+                self.max_shift,
+                self.min_flux_scale,
+            )
+            for name in ("x_shift", "y_shift", "x_shift_err", "y_shift_err", "trace_width"):
+                shifts[name] = np.where(too_far, np.nan, shifts[name])
+            failed |= too_far
         if failed.all():
-            raise ValueError("wavelength_drift could not fit any integration (no usable pixels)")
+            raise ValueError(
+                "wavelength_drift could not fit any integration (no usable pixels, or every "
+                "trace shifted beyond max_shift / below min_flux_scale)"
+            )
         if failed.any():
-            log.warning("%d integrations could not be fitted; left unshifted", failed.sum())
+            log.warning(
+                "Integrations %s could not be fitted: left unshifted and flagged DO_NOT_USE",
+                _int_numbers(result, failed),
+            )
 
         # static offset
         if self.y_offset is not None:
@@ -144,8 +171,8 @@ class WavelengthDriftStep(PackageLoggersMixin, Step):
         if self.correct_drift == "resample":
             variances = [getattr(result, name) for name in _VARIANCES if result.hasattr(name)]
             names = [name for name in _VARIANCES if result.hasattr(name)]
-            xs = np.nan_to_num(shifts["x_shift"])
-            ys = np.nan_to_num(shifts["y_shift"])
+            xs = resample.smooth_shifts(shifts["x_shift"], self.x_smoothing)
+            ys = resample.smooth_shifts(shifts["y_shift"], self.y_smoothing)
             data, out_v, dq = resample.shift_cube(
                 result.data,
                 -xs,
@@ -162,8 +189,13 @@ class WavelengthDriftStep(PackageLoggersMixin, Step):
             result.dq = dq
             log.info("Integrations resampled onto the reference position")
 
+        if failed.any():
+            result.dq[failed] |= dqflags.pixel["DO_NOT_USE"]
         table = self._table(result, shifts)
         result.drift_table = table.as_array()
+        # the reference actually used, so that later segments can share it
+        result.drift_reference = ref.frame.astype(np.float32)
+        result.drift_reference_err = np.sqrt(ref.variance).astype(np.float32)
         result.meta.wavelength_drift = {
             "static_x_offset": x_static,
             "static_y_offset": y_static,
@@ -187,9 +219,28 @@ class WavelengthDriftStep(PackageLoggersMixin, Step):
 
     def _template_offset(self, ref):
         """Static dispersion offset from the user template."""
-        tab = Table.read(self.template)
-        wave = np.asarray(tab.columns[0], dtype=float)
-        flux = np.asarray(tab.columns[1], dtype=float)
+        path = self.template
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"wavelength_drift template {path!r} not found: give an existing table file "
+                "(wavelength [um], flux columns), or use y_offset instead"
+            )
+        try:
+            tab = Table.read(path)
+            wave = np.asarray(tab.columns[0], dtype=float)
+            flux = np.asarray(tab.columns[1], dtype=float)
+        except Exception as error:  # noqa: BLE001 - any reader failure: one clear message
+            raise ValueError(
+                f"wavelength_drift template {path!r} is not a readable table with wavelength "
+                f"[um] and flux columns ({type(error).__name__}: {error})"
+            ) from error
+        good = np.isfinite(wave) & np.isfinite(flux)
+        if good.sum() < 2:
+            raise ValueError(
+                f"wavelength_drift template {path!r} has fewer than 2 finite "
+                "(wavelength, flux) rows"
+            )
+        wave, flux = wave[good], flux[good]
         order = np.argsort(wave)
         spectrum = np.nansum(ref.frame[:, ref.columns], axis=1)
         variance = np.nansum(ref.variance[:, ref.columns], axis=1)
@@ -226,4 +277,77 @@ class WavelengthDriftStep(PackageLoggersMixin, Step):
                 "y_shift_err": shifts["y_shift_err"],
                 "trace_width": shifts["trace_width"],
             }
+        )
+
+
+def _reference_source(reference, model):
+    """Arrays and index that `shift_estimator.make_reference` builds the reference from.
+
+    Parameters
+    ----------
+    reference : str
+        ``'median'``, an integration index, or the path of a FITS image holding a
+        reference frame (SCI and ERR extensions, e.g. a ``_driftref.fits`` product).
+    model : `~stdatamodels.jwst.datamodels.CubeModel`
+        The integrations being measured.
+
+    Returns
+    -------
+    arrays : tuple of numpy.ndarray
+        ``(data, err, dq)`` cubes to build the reference from.
+    index : str or int
+        ``'median'`` or the integration index within ``arrays``.
+
+    Raises
+    ------
+    ValueError
+        If ``reference`` is neither 'median', an integer, nor a readable image of the
+        model's frame shape.
+    """
+    text = str(reference).strip()
+    if text.lower() == "median":
+        return (model.data, model.err, model.dq), "median"
+    try:
+        return (model.data, model.err, model.dq), int(text)
+    except ValueError:
+        pass
+    path = Path(text)
+    if not path.is_file():
+        raise ValueError(
+            f"reference must be 'median', an integration index or an existing FITS image; "
+            f"{text!r} is none of these"
+        )
+    try:
+        with datamodels.ImageModel(str(path)) as image:
+            data = np.asarray(image.data, dtype=np.float32)
+            err = np.asarray(image.err, dtype=np.float32)
+    except Exception as error:  # noqa: BLE001 - any reader failure is a bad reference file
+        raise ValueError(f"reference image {path} cannot be read: {error}") from error
+    if data.shape != model.data.shape[1:]:
+        raise ValueError(
+            f"reference image {path} has shape {data.shape}; "
+            f"the integrations are {model.data.shape[1:]}"
+        )
+    return (data[None], err[None], None), 0
+
+
+def _int_numbers(model, mask):
+    """Integration numbers (1-based, as in the drift table) where ``mask`` is set."""
+    start = model.meta.exposure.integration_start or 1
+    return ", ".join(str(start + i) for i in np.flatnonzero(mask))
+
+
+def _check_reference_integration(data, err, dq, index, bad):
+    """Raise a clear ValueError if the chosen reference integration has no usable pixel."""
+    nints = data.shape[0]
+    if not -nints <= index < nints:
+        raise ValueError(f"reference integration {index} outside 0..{nints - 1}")
+    frame = data[index]
+    usable = np.isfinite(frame) & (frame != 0)
+    if dq is not None:
+        usable &= (dq[index] & bad) == 0
+    if not usable.any():
+        raise ValueError(
+            f"reference integration {index} has no usable pixels (all NaN, zero or flagged); "
+            "choose another integration or reference='median'"
         )

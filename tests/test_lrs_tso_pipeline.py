@@ -118,7 +118,9 @@ def small_exposure(tmp_path_factory):
     return directory, paths[0], directory / "preset_truth.ecsv"
 
 
-@pytest.mark.parametrize("preset", ["lrs_tso_mirisim.asdf", "lrs_tso_flight.asdf"])
+@pytest.mark.parametrize(
+    "preset", ["lrs_tso_defaults.asdf", "lrs_tso_mirisim.asdf", "lrs_tso_flight.asdf"]
+)
 def test_lrs_tso_presets_run_through_strun(small_exposure, preset, tmp_path):
     directory, uncal, truth_path = small_exposure
     _strun(
@@ -137,5 +139,39 @@ def test_lrs_tso_presets_run_through_strun(small_exposure, preset, tmp_path):
         refpix = calints.meta.cal_step.refpix
         assert refpix == "SKIPPED"  # MIRISim: by the guard; flight subarray: by jwst itself
         assert calints.meta.exposure.readpatt == (
-            "FASTR1" if preset == "lrs_tso_mirisim.asdf" else "FAST"
+            "FAST" if preset == "lrs_tso_flight.asdf" else "FASTR1"
         )
+
+
+def test_defaults_file_matches_the_pipeline_defaults():
+    """step_configs/lrs_tso_defaults.asdf is what --save-parameters writes today."""
+    from stpipe import Step
+
+    from jwst_tso_ext.pipeline import LrsTsoPipeline
+
+    loaded = Step.from_config_file(str(STEP_CONFIGS / "lrs_tso_defaults.asdf"))
+    fresh = LrsTsoPipeline()
+    assert loaded.get_pars() == fresh.get_pars()
+
+
+def test_detrended_tso3_seed_preset_runs_on_an_association(small_exposure, tmp_path):
+    """The seed notebook's stage 3 choices, for users of the official stages 1-2."""
+    directory, uncal, truth_path = small_exposure
+    _strun("tso_detector1", uncal, "--output_dir", tmp_path, cwd=directory)
+    _strun(
+        "calwebb_spec2", tmp_path / "preset_rateints.fits", "--output_dir", tmp_path, cwd=directory
+    )
+    asn = _association(tmp_path, [tmp_path / "preset_calints.fits"], "preset_tso3")
+    orbit = [a.replace("detrended_white_light", "white_light") for a in orbit_arguments(truth_path)]
+    _strun(
+        STEP_CONFIGS / "detrended_tso3_seed.asdf",
+        asn,
+        "--output_dir",
+        tmp_path,
+        *orbit,
+        cwd=tmp_path,
+    )
+    whtlt = Table.read(tmp_path / "preset_tso3_whtlt.ecsv", format="ascii.ecsv")
+    assert len(whtlt) == 60
+    assert "detrended_flux" in whtlt.colnames
+    assert (whtlt.meta["min_wavelength"], whtlt.meta["max_wavelength"]) == (6.0, 10.0)

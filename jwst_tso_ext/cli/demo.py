@@ -47,8 +47,10 @@ def add_parser(subparsers):
         default=None,
         help=f"offline CRDS cache directory (default {default_cache_dir()})",
     )
-    parser.add_argument("--nints", type=int, default=300, help="integrations to simulate")
-    parser.add_argument("--ngroups", type=int, default=10, help="groups per integration")
+    parser.add_argument("--nints", type=int, default=200, help="integrations to simulate")
+    parser.add_argument(
+        "--ngroups", type=int, default=30, help="groups per integration (4.9 s integrations)"
+    )
     parser.add_argument(
         "--segment-size", type=int, default=None, help="integrations per segment file"
     )

@@ -103,13 +103,8 @@ def _set_common_meta(model, reftype, description):
     if _has_path(meta, "exposure") and _has_path(meta.exposure, "p_exptype"):
         meta.exposure.p_exptype = "MIR_LRS-SLITLESS|"
     if _has_path(meta, "subarray"):
-        meta.subarray.name = "SLITLESSPRISM"
-        meta.subarray.xstart = geometry.SUBSTRT1
-        meta.subarray.ystart = geometry.SUBSTRT2
-        meta.subarray.xsize = geometry.N_COLUMNS
-        meta.subarray.ysize = geometry.N_ROWS
-        meta.subarray.fastaxis = 1
-        meta.subarray.slowaxis = 2
+        for key, value in geometry.SUBARRAY_META.items():
+            setattr(meta.subarray, key, value)
     model.add_history_entry(
         "Synthetic reference built by jwst_tso_ext.crds_cache from the shared MIRI LRS "
         "detector model (jwst_tso_ext.miri_lrs.detector); not a flight calibration."

@@ -19,6 +19,7 @@ __all__ = [
     "FRAME_TIME",
     "SUBSTRT1",
     "SUBSTRT2",
+    "SUBARRAY_META",
     "NOMINAL_X",
     "NOMINAL_Y",
     "IMXSLTL",
@@ -47,6 +48,17 @@ IMYSLTL = 829.0
 #: Nominal star position in subarray coordinates (0-indexed).
 NOMINAL_X = IMXSLTL - SUBSTRT1  # 37.5
 NOMINAL_Y = IMYSLTL - SUBSTRT2  # 300.0
+#: ``meta.subarray`` values of a SLITLESSPRISM product (SUBARRAY, SUBSTRT1/2, SUBSIZE1/2,
+#: FASTAXIS, SLOWAXIS).
+SUBARRAY_META = {
+    "name": "SLITLESSPRISM",
+    "xstart": SUBSTRT1,
+    "ystart": SUBSTRT2,
+    "xsize": N_COLUMNS,
+    "ysize": N_ROWS,
+    "fastaxis": 1,
+    "slowaxis": 2,
+}
 #: Imager pixel scale and solid angle.
 PIXEL_SCALE_ARCSEC = 0.11
 PIXEL_AREA_SR = (PIXEL_SCALE_ARCSEC / 206264.80624709636) ** 2

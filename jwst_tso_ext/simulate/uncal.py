@@ -137,13 +137,8 @@ def build_uncal_model(
     meta.observation.date = date
     meta.observation.time = time
 
-    meta.subarray.name = "SLITLESSPRISM"
-    meta.subarray.xstart = geometry.SUBSTRT1
-    meta.subarray.ystart = geometry.SUBSTRT2
-    meta.subarray.xsize = geometry.N_COLUMNS
-    meta.subarray.ysize = geometry.N_ROWS
-    meta.subarray.fastaxis = 1
-    meta.subarray.slowaxis = 2
+    for key, value in geometry.SUBARRAY_META.items():
+        setattr(meta.subarray, key, value)
 
     meta.target.proposer_name = target_name
     meta.target.catalog_name = target_name

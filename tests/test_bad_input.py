@@ -13,8 +13,10 @@ case                                        result
 NIRSpec / MIRI imaging into wavelength_drift SKIPPED (``cal_step.wavelength_drift``), copy
 NIRSpec / MIRI imaging into tso_extract_1d  SKIPPED (``cal_step.extract_1d``), copy
 NIRSpec / MIRI imaging into lrs_tso         CRDS error naming the instrument / EXP_TYPE
+NIRSpec into tso_detector1                  CRDS error naming the instrument
 nints = 1                                   drift: COMPLETE (zero shift); extraction: one
-                                            row; white light: ValueError (too few points)
+                                            row; white light: ValueError (needs a time
+                                            series)
 non-TSO exposure (TSOVISIT=F) extracted     COMPLETE without times; white light then
                                             ValueError naming INT_TIMES / tsovisit_fix
 integration all NaN / DO_NOT_USE / zero     drift: NaN shifts, integration flagged
@@ -34,17 +36,17 @@ wavelength range outside data / inverted    ValueError with the data's range
 too few out-of-transit points               ValueError
 drift_table missing                         ValueError naming it
 missing input file                          FileNotFoundError naming it (all classes)
-truncated / non-FITS input file             lrs_tso (``run``): ValueError naming it;
-                                            ``Step.call``: stpipe reads the header first
-                                            and raises KeyError / OSError without the
-                                            file name (xfail: needs a fix in
-                                            ``stpipe_logging.PackageLoggersMixin``)
+association: unreadable JSON                ValueError naming it (lrs_tso, detrended_tso3)
+association: missing member                 FileNotFoundError naming the member
+truncated / non-FITS input file             ValueError naming it, before stpipe reads it
+                                            (``step_mixin.check_input_file``, all classes)
 ASDF parameter file: unknown / wrong type   stpipe ValidationError naming the parameter
 output_dir under a regular file             NotADirectoryError naming it, nothing written
 =========================================== ==============================================
 """
 
 import hashlib
+import json
 import logging
 import shutil
 import subprocess
@@ -54,12 +56,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import Table
+from fixtures_models import flight_ramp, mirisim_ramp
 from jwst.assign_wcs.assign_wcs import load_wcs
 from stdatamodels.jwst import datamodels
 from stpipe import Step, crds_client
 from stpipe.exceptions import ValidationError
+from test_detrended_white_light import RP, make_tso_x1dints, step_kwargs
+from test_tso_extract import make_lrs_tso, write_extract1d
+from test_wavelength_drift_step import make_model as make_drift_model
 
-from fixtures_models import flight_ramp, mirisim_ramp
 from jwst_tso_ext.crds_cache import references
 from jwst_tso_ext.pipeline import DetrendedTso3Pipeline, LrsTsoPipeline, TsoDetector1Pipeline
 from jwst_tso_ext.steps import (
@@ -69,9 +74,6 @@ from jwst_tso_ext.steps import (
     TsoVisitFixStep,
     WavelengthDriftStep,
 )
-from test_detrended_white_light import RP, make_tso_x1dints, step_kwargs
-from test_tso_extract import make_lrs_tso, write_extract1d
-from test_wavelength_drift_step import make_model as make_drift_model
 
 DO_NOT_USE = datamodels.dqflags.pixel["DO_NOT_USE"]
 ALL_CLASSES = (
@@ -191,14 +193,19 @@ def test_extraction_skips_other_modes_with_a_copy(extract1d_ref, mode, caplog):
     assert "not supported" in caplog.text
 
 
-@pytest.mark.parametrize("mode", list(WRONG_MODES))
-def test_lrs_tso_rejects_other_modes(tmp_path, mode):
+@pytest.mark.parametrize(
+    "cls, mode",
+    [(LrsTsoPipeline, "nirspec"), (LrsTsoPipeline, "miri_image"),
+     (TsoDetector1Pipeline, "nirspec")],
+    ids=["lrs_tso-nirspec", "lrs_tso-miri_image", "tso_detector1-nirspec"],
+)  # fmt: skip
+def test_pipelines_reject_other_modes(tmp_path, cls, mode):
     model = mirisim_ramp(nints=2, ngroups=3, nrows=416, ncols=72)
     set_meta(model, WRONG_MODES[mode])
     model.meta.filename = f"{mode}_uncal.fits"
     # CRDS (precache of every step's references) refuses first, naming the mode
     with pytest.raises(Exception, match="(?i)nirspec|MIR_IMAGE") as info:
-        LrsTsoPipeline.call(model, output_dir=str(tmp_path))
+        cls.call(model, output_dir=str(tmp_path))
     assert "Crds" in type(info.value).__name__
     assert files_in(tmp_path) == []
 
@@ -219,7 +226,7 @@ def test_nints_1_drift_extraction_and_white_light(wcs_references, extract1d_ref,
     model, t0 = x1dints
     one = model.copy()
     one.spec[0].spec_table = one.spec[0].spec_table[:1]
-    with pytest.raises(ValueError, match="Too few out-of-transit points"):
+    with pytest.raises(ValueError, match=r"1 integration\(s\).*needs a time series"):
         DetrendedWhiteLightStep.call(one, **step_kwargs(t0))
 
 
@@ -434,22 +441,10 @@ CORRUPT = {
     "header_only": lambda raw: raw[:2880],
     "not_fits": lambda raw: b"this is a text file, not FITS\n",
 }
-#: Classes whose ``call(path)`` already gives a clear error naming the file.
-CLEAR_ALREADY = {("not_fits", LrsTsoPipeline), ("header_only", LrsTsoPipeline)}
-
-
 def _corrupt_cases():
     for kind in CORRUPT:
         for cls in ALL_CLASSES:
-            marks = ()
-            if (kind, cls) not in CLEAR_ALREADY:
-                marks = pytest.mark.xfail(
-                    strict=True,
-                    reason="stpipe's build_config reads the header (read_metadata) before our "
-                    "code: KeyError/OSError without the file name; fix proposed for "
-                    "PackageLoggersMixin._get_crds_parameters",
-                )
-            yield pytest.param(kind, cls, id=f"{kind}-{cls.class_alias}", marks=marks)
+            yield pytest.param(kind, cls, id=f"{kind}-{cls.class_alias}")
 
 
 @pytest.mark.parametrize("kind, cls", list(_corrupt_cases()))
@@ -471,8 +466,7 @@ def test_corrupt_file_error_names_the_file(uncal_file, tmp_path, kind, cls):
 @pytest.mark.parametrize(
     "kind",
     [
-        pytest.param("truncated", marks=pytest.mark.xfail(
-            strict=True, reason="stpipe's prefetch reads the header first (KeyError 'ASDF')")),
+        "truncated",
         "header_only",
         "not_fits",
     ],
@@ -493,6 +487,38 @@ def test_missing_file_is_file_not_found(tmp_path, cls):
     path = tmp_path / "nothere_uncal.fits"
     with pytest.raises(FileNotFoundError, match="nothere_uncal.fits"):
         cls.call(str(path))
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        LrsTsoPipeline,
+        DetrendedTso3Pipeline,
+    ],
+    ids=lambda c: c.class_alias,
+)  # fmt: skip
+def test_unreadable_association_names_the_file(tmp_path, cls):
+    path = tmp_path / "broken_asn.json"
+    path.write_text("{not json")
+    with pytest.raises((ValueError, OSError), match="broken_asn.json"):
+        cls.call(str(path), output_dir=str(tmp_path / "out"))
+    assert path.read_text() == "{not json"
+
+
+@pytest.mark.parametrize(
+    "cls", [LrsTsoPipeline, DetrendedTso3Pipeline], ids=lambda c: c.class_alias
+)
+def test_association_with_a_missing_member(tmp_path, cls):
+    asn = {
+        "asn_type": "tso3", "asn_rule": "candidate_Asn_Lv3TSO", "asn_id": "a3001",
+        "asn_pool": "none", "program": "01234",
+        "products": [{"name": "prod", "members": [
+            {"expname": "nothere_calints.fits", "exptype": "science"}]}],
+    }  # fmt: skip
+    path = tmp_path / "prod_asn.json"
+    path.write_text(json.dumps(asn))
+    with pytest.raises(FileNotFoundError, match="nothere_calints.fits"):
+        cls.call(str(path), output_dir=str(tmp_path / "out"))
 
 
 # ------------------------------------------------------------ parameter files

@@ -11,7 +11,7 @@ from jwst.stpipe import Step
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
 from jwst_tso_ext.detrended_white_light.systematics import regressors_from_drift_table
 from jwst_tso_ext.detrended_white_light.white_light import spectra_from_model
-from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
+from jwst_tso_ext.step_mixin import PackageStepMixin
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ __all__ = ["DetrendedWhiteLightStep"]
 DEFAULT_FREE = {"transit": ["t0", "rp", "a", "inc"], "eclipse": ["t0", "fp"], "out_of_transit": []}
 
 
-class DetrendedWhiteLightStep(PackageLoggersMixin, Step):
+class DetrendedWhiteLightStep(PackageStepMixin, Step):
     """Sum x1dints spectra into a white-light curve and fit systematics and a transit."""
 
     class_alias = "detrended_white_light"
@@ -101,6 +101,11 @@ class DetrendedWhiteLightStep(PackageLoggersMixin, Step):
             log.warning(f"{len(model.spec)} spectra in the input; only the first is used.")
 
         spectra = spectra_from_model(model)
+        if len(spectra["int_num"]) < 2:
+            raise ValueError(
+                f"The input holds {len(spectra['int_num'])} integration(s): a white-light "
+                "curve needs a time series (NINTS > 1)."
+            )
         if not (np.isfinite(spectra["mjd_utc"]).any() or np.isfinite(spectra["bjd_tdb"]).any()):
             raise ValueError(
                 "The input spectra have no integration times (MJD-AVG / TDB-MID empty and no "

@@ -7,14 +7,14 @@ from jwst.refpix.refpix_step import RefPixStep
 from stdatamodels.jwst.datamodels import JwstDataModel
 
 from jwst_tso_ext.mirisim_refpix_guard.provenance import mirisim_evidence
-from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
+from jwst_tso_ext.step_mixin import PackageStepMixin
 
 __all__ = ["MirisimRefpixGuardStep"]
 
 log = logging.getLogger(__name__)
 
 
-class MirisimRefpixGuardStep(PackageLoggersMixin, RefPixStep):
+class MirisimRefpixGuardStep(PackageStepMixin, RefPixStep):
     """Skip refpix on MIRISim data, whose reference pixels are not flight-like; else run it."""
 
     class_alias = "mirisim_refpix_guard"

@@ -2,13 +2,13 @@
 
 from jwst.pipeline import Tso3Pipeline
 
+from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.steps import DetrendedWhiteLightStep
-from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
 
 __all__ = ["DetrendedTso3Pipeline"]
 
 
-class DetrendedTso3Pipeline(PackageLoggersMixin, Tso3Pipeline):
+class DetrendedTso3Pipeline(PackageStepMixin, Tso3Pipeline):
     """calwebb_tso3 with ``white_light`` replaced by `DetrendedWhiteLightStep`.
 
     Takes the usual level-3 association of calints segments. The step keeps the name
@@ -19,3 +19,24 @@ class DetrendedTso3Pipeline(PackageLoggersMixin, Tso3Pipeline):
     class_alias = "detrended_tso3"
 
     step_defs = {**Tso3Pipeline.step_defs, "white_light": DetrendedWhiteLightStep}
+
+    def process(self, input_data):
+        """
+        Run calwebb_tso3 with the detrended white light on a level-3 association.
+
+        Parameters
+        ----------
+        input_data : str or association
+            The association of calints segments.
+
+        Raises
+        ------
+        ValueError
+            If the association file cannot be read (jwst's own error does not name it).
+        """
+        try:
+            return super().process(input_data)
+        except OSError as error:
+            if "ASN" not in str(error):
+                raise
+            raise ValueError(f"{input_data}: not a readable association ({error})") from error

@@ -30,6 +30,7 @@ from jwst.stpipe import Pipeline
 from stdatamodels.jwst import datamodels
 
 from jwst_tso_ext.pipeline.combine import combine_tables, combine_x1dints, exposure_root
+from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.steps import (
     DetrendedWhiteLightStep,
     MirisimRefpixGuardStep,
@@ -37,7 +38,6 @@ from jwst_tso_ext.steps import (
     TsoVisitFixStep,
     WavelengthDriftStep,
 )
-from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def expand_inputs(input_data):
     return members, product_name
 
 
-class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
+class LrsTsoPipeline(PackageStepMixin, Pipeline):
     """MIRI LRS slitless TSO: uncal ramps (or rateints) to a detrended white-light curve.
 
     Runs, one segment at a time: ``tsovisit_fix``, the MIRI detector1 steps with
@@ -215,6 +215,7 @@ class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
     def _process_segment(self, member):
         """Stages 1 and 2 on one segment; returns its x1dints product and drift table."""
         with _open(member) as model:
+            _check_lrs_time_series(model, _describe(member))
             if isinstance(model, datamodels.RampModel):
                 cube = self._stage1(model)
             elif isinstance(model, datamodels.CubeModel):
@@ -304,6 +305,18 @@ class LrsTsoPipeline(PackageLoggersMixin, Pipeline):
         """Save a per-segment product named after its own exposure, if saving results."""
         if self.save_results:
             self.save_model(model, suffix=suffix, output_file=model.meta.filename)
+
+
+def _check_lrs_time_series(model, name):
+    """Refuse anything but a MIRI LRS slitless time series before hours of processing."""
+    instrument = model.meta.instrument.name
+    exp_type = model.meta.exposure.type
+    nints = model.meta.exposure.nints or (model.data.shape[0] if model.data.ndim >= 3 else 1)
+    if instrument != "MIRI" or exp_type != "MIR_LRS-SLITLESS" or nints < 2:
+        raise ValueError(
+            f"{name}: lrs_tso handles MIRI LRS slitless time series (MIR_LRS-SLITLESS, "
+            f"NINTS > 1); got {instrument} {exp_type}, NINTS={nints}"
+        )
 
 
 def _attached_drift_table(model):

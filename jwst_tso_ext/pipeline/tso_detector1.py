@@ -6,8 +6,8 @@ import warnings
 from jwst.pipeline import Detector1Pipeline
 from stdatamodels.jwst.datamodels import JwstDataModel
 
+from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.steps import MirisimRefpixGuardStep, TsoVisitFixStep
-from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
 
 __all__ = ["TsoDetector1Pipeline"]
 
@@ -22,7 +22,7 @@ def _history_texts(model):
         return [str(entry.get("description", "")) for entry in model.history]
 
 
-class TsoDetector1Pipeline(PackageLoggersMixin, Detector1Pipeline):
+class TsoDetector1Pipeline(PackageStepMixin, Detector1Pipeline):
     """
     Detector1Pipeline for time series: ``tsovisit_fix`` first, ``refpix`` guarded.
 

@@ -10,7 +10,7 @@ from jwst.lib import pipe_utils
 from jwst.stpipe import Step
 from stdatamodels.jwst import datamodels
 
-from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
+from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.tso_extract import box_extraction, optimal_extraction
 
 __all__ = ["TsoExtract1dStep"]
@@ -35,7 +35,7 @@ _UNITS = {
 }
 
 
-class TsoExtract1dStep(PackageLoggersMixin, Step):
+class TsoExtract1dStep(PackageStepMixin, Step):
     """Extract 1-D spectra from every integration of a MIRI LRS slitless cube at once."""
 
     class_alias = "tso_extract_1d"

@@ -4,7 +4,7 @@ import logging
 
 from jwst.stpipe import Step
 
-from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
+from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.tsovisit_fix import fixes
 
 __all__ = ["TsoVisitFixStep"]
@@ -12,7 +12,7 @@ __all__ = ["TsoVisitFixStep"]
 log = logging.getLogger(__name__)
 
 
-class TsoVisitFixStep(PackageLoggersMixin, Step):
+class TsoVisitFixStep(PackageStepMixin, Step):
     """Make a multi-integration exposure a well-formed time series."""
 
     class_alias = "tsovisit_fix"

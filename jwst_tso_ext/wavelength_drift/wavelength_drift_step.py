@@ -9,7 +9,7 @@ from jwst.stpipe import Step
 from stdatamodels.jwst import datamodels
 from stdatamodels.jwst.datamodels import dqflags
 
-from jwst_tso_ext.stpipe_logging import PackageLoggersMixin
+from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.wavelength_drift import resample, shift_estimator, wavelength_solution
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ __all__ = ["WavelengthDriftStep"]
 _VARIANCES = ("var_poisson", "var_rnoise", "var_flat")
 
 
-class WavelengthDriftStep(PackageLoggersMixin, Step):
+class WavelengthDriftStep(PackageStepMixin, Step):
     """Measure per-integration trace shifts, correct the static offset and resample the drift."""
 
     class_alias = "wavelength_drift"

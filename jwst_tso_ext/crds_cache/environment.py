@@ -151,4 +151,7 @@ def offline_crds(path, context=None, disable_steppars=True):
         for name in [name for name in os.environ if _is_managed(name)]:
             del os.environ[name]
         os.environ.update(saved_env)
-        _reset_crds_state(*saved_state)
+        try:
+            _reset_crds_state(*saved_state)
+        except ImportError:  # interpreter shutdown with the context never exited
+            pass

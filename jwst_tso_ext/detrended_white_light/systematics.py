@@ -650,7 +650,9 @@ def detrend(
             f"Too few out-of-transit points: {n_oot} of {int(fit_mask.sum())} usable points lie "
             f"outside the transit / eclipse / excluded windows, but the systematics model "
             f"({model.n_sys} parameters: {', '.join(model.names[:model.n_sys])}) needs at "
-            f"least {needed}; reduce poly_order/ramp/regressors or widen the observation."
+            f"least {needed}; give the planet's orbit (period, a, inc: the defaults P = 1 d, "
+            f"a/Rs = 10 suit hours-long exposures), reduce poly_order/ramp/regressors, or "
+            f"use astrophysical='out_of_transit' with explicit windows."
         )
     fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2, mcmc=mcmc,
                           nwalkers=nwalkers, nsteps=nsteps, burn_fraction=burn_fraction, seed=seed)

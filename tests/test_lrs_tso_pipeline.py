@@ -175,3 +175,32 @@ def test_detrended_tso3_seed_preset_runs_on_an_association(small_exposure, tmp_p
     assert len(whtlt) == 60
     assert "detrended_flux" in whtlt.colnames
     assert (whtlt.meta["min_wavelength"], whtlt.meta["max_wavelength"]) == (6.0, 10.0)
+
+
+def test_one_all_nan_integration_is_flagged_and_the_depth_survives(two_segment_run, tmp_path):
+    """Issue 8: a lost integration (all NaN) is flagged, and the transit is still recovered."""
+    directory, truth = two_segment_run
+    lost = 30  # integration number, in the first segment
+    rateints = []
+    for number in (1, 2):
+        source = directory / f"twoseg_seg00{number}_rateints.fits"
+        target = tmp_path / source.name
+        with datamodels.open(source) as model:
+            if number == 1:
+                model.data[lost - 1] = np.nan
+            model.save(target)
+        rateints.append(target)
+    before = [target.read_bytes() for target in rateints]
+    asn = _association(tmp_path, rateints, "lost")
+    _strun(
+        "lrs_tso", asn, "--output_dir", tmp_path,
+        *orbit_arguments(directory / "twoseg_truth.ecsv"), cwd=tmp_path,
+    )  # fmt: skip
+    assert [target.read_bytes() for target in rateints] == before
+    whtlt = Table.read(tmp_path / "lost_whtlt.ecsv", format="ascii.ecsv")
+    assert len(whtlt) == len(truth)
+    row = list(whtlt["int_num"]).index(lost)
+    assert whtlt["clipped"][row] and not whtlt["used_in_fit"][row]
+    assert np.sum(whtlt["clipped"]) < 5
+    meta = whtlt.meta
+    assert abs(meta["transit_depth"] - truth.meta["transit_depth"]) < meta["transit_depth_err"]

@@ -230,3 +230,24 @@ def test_smoothed_shifts_keep_the_drift_and_average_down_the_noise():
     assert np.std(residual) == pytest.approx(0.04 / np.sqrt(window), rel=0.15)
     assert abs(np.mean(residual)) < 0.002
     assert np.array_equal(resample.smooth_shifts([0.1, np.nan, 0.3], 1), [0.1, 0.2, 0.3])
+
+
+def test_in_place_resampling_equals_the_copying_one():
+    rng = np.random.default_rng(8)
+    xs, ys = rng.uniform(-0.3, 0.3, (2, 9))
+    rate = scene.star_rate(xs, ys)
+    err = np.sqrt(rate + 1.0).astype(np.float32)
+    var = (rate + 1.0).astype(np.float32)
+    dq = np.zeros(rate.shape, np.uint32)
+    dq[3, 100, 40] = 4
+    expected, (expected_err2, expected_var), expected_dq = resample.shift_cube(
+        rate, -xs, -ys, variances=[err.astype(float) ** 2, var], dq=dq, chunk_size=4
+    )
+    data, err_in, var_in, dq_in = rate.copy(), err.copy(), var.copy(), dq.copy()
+    resample.shift_cube_in_place(
+        data, -xs, -ys, errors=[err_in], variances=[var_in], dq=dq_in, chunk_size=4
+    )
+    assert np.allclose(data, expected, equal_nan=True, rtol=1e-6, atol=1e-6 * rate.max())
+    assert np.allclose(err_in**2, expected_err2, equal_nan=True, rtol=1e-5)
+    assert np.allclose(var_in, expected_var, equal_nan=True, rtol=1e-5)
+    assert np.array_equal(dq_in, expected_dq)

@@ -171,6 +171,62 @@ def shift_cube(
     return out, out_v, out_dq
 
 
+def shift_cube_in_place(
+    data,
+    x_shift,
+    y_shift,
+    errors=(),
+    variances=(),
+    dq=None,
+    n_reference_columns=4,
+    flag=DO_NOT_USE,
+    chunk_size=64,
+):
+    """`shift_cube` that overwrites its arrays, one chunk of integrations at a time.
+
+    Integrations are independent, so each chunk's result replaces its input and the
+    extra memory is that of one chunk, not of a second cube. ``errors`` (standard
+    deviations, e.g. ERR) are shifted as variances and written back as their square
+    root.
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Cube (nints, nrows, ncols), overwritten.
+    x_shift, y_shift : array_like
+        Shift of each integration (pixels), as for `shift_cube`.
+    errors, variances : sequence of numpy.ndarray
+        Error and variance cubes, overwritten.
+    dq : numpy.ndarray, optional
+        DQ cube, overwritten.
+    n_reference_columns, flag, chunk_size
+        As for `shift_cube`.
+    """
+    nints = data.shape[0]
+    x_shift = np.broadcast_to(np.asarray(x_shift, dtype=float), (nints,))
+    y_shift = np.broadcast_to(np.asarray(y_shift, dtype=float), (nints,))
+    for start in range(0, nints, chunk_size):
+        part = slice(start, min(start + chunk_size, nints))
+        chunk_variances = [np.square(e[part], dtype=np.float64) for e in errors]
+        chunk_variances += [v[part] for v in variances]
+        shifted, shifted_variances, shifted_dq = _shift_chunk(
+            data[part],
+            x_shift[part],
+            y_shift[part],
+            chunk_variances,
+            None if dq is None else dq[part],
+            n_reference_columns,
+            flag,
+        )
+        data[part] = shifted
+        for e, v in zip(errors, shifted_variances[: len(errors)]):
+            e[part] = np.sqrt(v)
+        for target, v in zip(variances, shifted_variances[len(errors) :]):
+            target[part] = v
+        if dq is not None:
+            dq[part] = shifted_dq
+
+
 def _shift_chunk(data, x_shift, y_shift, variances, dq, n_reference_columns, flag):
     """`shift_cube` on one chunk of integrations."""
     nrows, ncols = data.shape[1:]

@@ -169,24 +169,20 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             result.wavelength = np.asarray(result.meta.wcs(xx, yy)[-1], dtype=np.float32)
 
         if self.correct_drift == "resample":
-            variances = [getattr(result, name) for name in _VARIANCES if result.hasattr(name)]
-            names = [name for name in _VARIANCES if result.hasattr(name)]
             xs = resample.smooth_shifts(shifts["x_shift"], self.x_smoothing)
             ys = resample.smooth_shifts(shifts["y_shift"], self.y_smoothing)
-            data, out_v, dq = resample.shift_cube(
+            # the output is this step's own copy (or the pipeline's): shift it in place,
+            # so that memory stays one cube plus one chunk
+            resample.shift_cube_in_place(
                 result.data,
                 -xs,
                 -ys,
-                variances=[np.square(result.err), *variances],
+                errors=[result.err],
+                variances=[getattr(result, name) for name in _VARIANCES if result.hasattr(name)],
                 dq=result.dq,
                 flag=dqflags.pixel["DO_NOT_USE"],
                 chunk_size=self.chunk_size,
             )
-            result.data = data.astype(result.data.dtype)
-            result.err = np.sqrt(out_v[0]).astype(result.err.dtype)
-            for name, var in zip(names, out_v[1:]):
-                setattr(result, name, var.astype(np.float32))
-            result.dq = dq
             log.info("Integrations resampled onto the reference position")
 
         if failed.any():

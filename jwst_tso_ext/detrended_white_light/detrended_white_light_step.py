@@ -36,7 +36,8 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
     time_column = option('BJD_TDB', 'MJD_UTC', default='BJD_TDB')  # Time axis of the fit; t0 in the same (MJD-like) days
     drift_table = string(default=None)  # wavelength_drift ECSV; None: table attached to the input, else <rootname>_drift.ecsv beside it
     regressors = force_list(default=list('x_shift', 'y_shift'))  # Drift-table columns to decorrelate against; trace_width is opt-in: it is measured from the same pixels as the flux and absorbs some white noise
-    poly_order = integer(default=1)  # Order of the polynomial in time (0: constant)
+    poly_order = integer(default=1)  # Highest order of the polynomial in time (0: constant)
+    poly_selection = option('bic', 'fixed', default='bic')  # bic: fit orders 0..poly_order, keep the lowest BIC; fixed: use poly_order
     ramp = option('none', 'single', 'double', default='single')  # Exponential ramp terms
     ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
     astrophysical = option('transit', 'eclipse', 'out_of_transit', default='transit')  # Astrophysical part of the model
@@ -129,6 +130,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
             time_column=self.time_column,
             table_meta=_table_meta(model),
             poly_order=self.poly_order,
+            poly_selection=self.poly_selection,
             ramp=self.ramp,
             ramp_tau=ramp_tau,
             astrophysical=astro,

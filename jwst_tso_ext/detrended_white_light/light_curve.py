@@ -25,7 +25,7 @@ __all__ = ["make_detrended_light_curve"]
 def make_detrended_light_curve(
     spectra, regressors=None, min_wave=5.0, max_wave=12.0, max_bad_fraction=0.5, fill_window=10,
     clip_sigma=5.0, clip_window=21, clip_maxiter=5, time_column="BJD_TDB", table_meta=None,
-    **fit_options,
+    poly_selection="fixed", **fit_options,
 ):
     """
     Build the detrended white-light table from extracted spectra.
@@ -46,6 +46,9 @@ def make_detrended_light_curve(
         Time axis of the fit (falls back to ``MJD_UTC`` when BJD_TDB is missing).
     table_meta : dict, optional
         Metadata copied first into ``table.meta`` (instrument, target, ...).
+    poly_selection : {'fixed', 'bic'}
+        'bic': fit every polynomial order from 0 to ``poly_order`` and keep the one with
+        the lowest BIC (recorded in ``meta['poly_order_bic']``); 'fixed': ``poly_order``.
     **fit_options
         Passed to :func:`~jwst_tso_ext.detrended_white_light.systematics.detrend`.
 
@@ -88,8 +91,8 @@ def make_detrended_light_curve(
     if clipped.any():
         log.info(f"Sigma clipping flagged {int(clipped.sum())} of {clipped.size} integrations "
                  "(kept in the table, excluded from the fit).")
-    result = detrend(time, white, white_err, clip_mask=clipped, regressors=regressors,
-                     **fit_options)
+    result = _detrend_selecting_order(time, white, white_err, clipped, regressors,
+                                      poly_selection, fit_options)
     fit = result["fit"]
     fit_mask = result["fit_mask"]
     cols = result["columns"]
@@ -129,6 +132,8 @@ def make_detrended_light_curve(
     meta["time_column"] = time_column
     meta["astrophysical"] = model.astrophysical
     meta["poly_order"] = model.poly_order
+    if "poly_order_bic" in result:
+        meta["poly_order_bic"] = result["poly_order_bic"]
     meta["ramp_terms"] = model.n_ramp
     meta["regressors"] = list(model.regressor_names)
     meta["free_parameters"] = list(fit["names"])
@@ -166,3 +171,38 @@ def make_detrended_light_curve(
     result["time_column"] = time_column
     result["regressor_names"] = list(model.regressor_names)
     return tbl, result
+
+
+def _detrend_selecting_order(time, white, white_err, clipped, regressors, poly_selection,
+                             fit_options):
+    """`detrend`, with the polynomial order chosen by BIC when ``poly_selection='bic'``.
+
+    A polynomial term that the data do not need is partly degenerate with the ramp and
+    the transit and inflates the depth error; the Bayesian information criterion
+    penalises it. Orders whose model cannot be fitted (too few out-of-transit points)
+    are passed over.
+    """
+    highest = int(fit_options.get("poly_order", 0))
+    if poly_selection != "bic" or highest == 0:
+        return detrend(time, white, white_err, clip_mask=clipped, regressors=regressors,
+                       **fit_options)
+    results, errors = {}, []
+    for order in range(highest + 1):
+        options = dict(fit_options, poly_order=order)
+        try:
+            results[order] = detrend(time, white, white_err, clip_mask=clipped,
+                                     regressors=regressors, **options)
+        except ValueError as error:
+            errors.append(error)
+    if not results:
+        raise errors[0]
+    bics = {
+        order: float(noise.bic(r["fit"]["chi2"], r["fit"]["n_free"], r["fit"]["n_points"]))
+        for order, r in results.items()
+    }
+    best = min(bics, key=bics.get)
+    log.info("Polynomial order by BIC: %d (%s)", best,
+             ", ".join(f"order {k}: {v:.1f}" for k, v in bics.items()))
+    chosen = results[best]
+    chosen["poly_order_bic"] = {str(k): v for k, v in bics.items()}
+    return chosen

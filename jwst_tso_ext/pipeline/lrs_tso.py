@@ -226,6 +226,9 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                     f"{_describe(member)}: expected uncal ramps (RampModel) or rateints "
                     f"(CubeModel), got {type(model).__name__}"
                 )
+        # closing does not free the ramp's arrays while a name still refers to them:
+        # drop it so stage 2 runs with one segment's slopes only
+        del model
         return self._stage2(cube)
 
     def _stage1(self, ramp):

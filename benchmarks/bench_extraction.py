@@ -12,67 +12,25 @@ prints a Markdown table row with the times and their ratio.
 """
 
 import argparse
-import importlib.util
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import gwcs
 import numpy as np
-from astropy import coordinates as coord
-from astropy import units as u
-from astropy.modeling.models import Mapping, Scale, Shift, Tabular1D
-from gwcs import coordinate_frames as cf
-from jwst.assign_wcs.util import wcs_bbox_from_shape
 from jwst.extract_1d import Extract1dStep
 from stdatamodels.jwst import datamodels
 from stpipe import crds_client
 
 from jwst_tso_ext.miri_lrs import geometry
+from jwst_tso_ext.simulate import scene
+from jwst_tso_ext.simulate.wcs import lrs_slitless_wcs
 from jwst_tso_ext.tso_extract import TsoExtract1dStep
-
-
-def _load_scene():
-    """Import simulate.scene without requiring the rest of the simulate package."""
-    try:
-        from jwst_tso_ext.simulate import scene
-
-        return scene
-    except ImportError:
-        import jwst_tso_ext
-
-        path = Path(jwst_tso_ext.__file__).parent / "simulate" / "scene.py"
-        spec = importlib.util.spec_from_file_location("_bench_scene", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module
-
-
-def _wcs(shape):
-    """Detector -> (RA, Dec, wavelength) with the flight slitless wavelength solution."""
-    rows, waves, _ = geometry._monotonic_part()
-    order = np.argsort(rows)
-    wave = Tabular1D(
-        points=rows[order], lookup_table=waves[order], bounds_error=False, fill_value=np.nan
-    )
-    ra = Shift(-geometry.NOMINAL_X) | Scale(-0.11 / 3600 / np.cos(np.deg2rad(-30))) | Shift(80.0)
-    dec = Shift(-geometry.NOMINAL_X) | Scale(1e-7 / 3600) | Shift(-30.0)
-    transform = Mapping((0, 0, 1), n_inputs=2) | ra & dec & wave
-    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
-    sky = cf.CelestialFrame(name="sky", axes_order=(0, 1), reference_frame=coord.ICRS())
-    spec = cf.SpectralFrame(name="spec", axes_order=(2,), unit=(u.micron,), axes_names=("lambda",))
-    wcs = gwcs.WCS([(detector, transform), (cf.CompositeFrame([sky, spec], name="world"), None)])
-    wcs.bounding_box = wcs_bbox_from_shape(shape)
-    return wcs
 
 
 def make_cube(nints, chunk=100, seed=1):
     """Calibrated MIRI LRS slitless CubeModel (MJy/sr) with ``nints`` integrations."""
-    scene = _load_scene()
     rng = np.random.default_rng(seed)
     shape = (nints, geometry.N_ROWS, geometry.N_COLUMNS)
     data = np.empty(shape, np.float32)
@@ -105,7 +63,7 @@ def make_cube(nints, chunk=100, seed=1):
     meta.wcsinfo.spectral_order = 1
     meta.photometry.pixelarea_steradians = geometry.PIXEL_AREA_SR
     meta.cal_step.photom = "COMPLETE"
-    meta.wcs = _wcs(shape[1:])
+    meta.wcs = lrs_slitless_wcs(shape[1:])
     t0 = 60000.0 + np.arange(nints) * 10.0 / 86400
     t1 = t0 + 10.0 / 86400
     model.int_times = np.array(

@@ -1,23 +1,20 @@
 """Tests of the vectorised MIRI LRS slitless extraction (tso_extract_1d)."""
 
-import importlib.util
 import json
 import logging
-import sys
 from pathlib import Path
 
-import gwcs
 import numpy as np
 import pytest
 from astropy.io import fits
-from astropy.modeling.models import Mapping, Scale, Shift, Tabular1D
 from astropy.table import Table
-from jwst.assign_wcs.util import wcs_bbox_from_shape
 from jwst.extract_1d import Extract1dStep
 from stdatamodels.jwst import datamodels
 from stpipe import crds_client
 
 from jwst_tso_ext.miri_lrs import geometry
+from jwst_tso_ext.simulate import scene
+from jwst_tso_ext.simulate.wcs import lrs_slitless_wcs
 from jwst_tso_ext.tso_extract import TsoExtract1dStep
 from jwst_tso_ext.tso_extract.box_extraction import (
     apply_aperture_correction,
@@ -143,46 +140,6 @@ def test_smoothing_matches_astropy():
 # ---------------------------------------------------------------- vs jwst
 
 
-def _load_scene():
-    """Import simulate.scene without requiring the rest of the simulate package."""
-    try:
-        from jwst_tso_ext.simulate import scene
-
-        return scene
-    except ImportError:
-        import jwst_tso_ext
-
-        path = Path(jwst_tso_ext.__file__).parent / "simulate" / "scene.py"
-        spec = importlib.util.spec_from_file_location("_tso_extract_test_scene", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        return module
-
-
-def lrs_slitless_wcs(shape=(416, 72)):
-    """Detector -> (RA, Dec, wavelength) with the flight slitless wavelength solution."""
-    rows, waves, _ = geometry._monotonic_part()
-    order = np.argsort(rows)
-    wave = Tabular1D(
-        points=rows[order], lookup_table=waves[order], bounds_error=False, fill_value=np.nan
-    )
-    ra = Shift(-geometry.NOMINAL_X) | Scale(-0.11 / 3600 / np.cos(np.deg2rad(-30))) | Shift(80.0)
-    dec = Shift(-geometry.NOMINAL_X) | Scale(1e-7 / 3600) | Shift(-30.0)
-    transform = Mapping((0, 0, 1), n_inputs=2) | ra & dec & wave
-    from astropy import coordinates as coord
-    from astropy import units as u
-    from gwcs import coordinate_frames as cf
-
-    detector = cf.Frame2D(name="detector", axes_order=(0, 1), unit=(u.pix, u.pix))
-    sky = cf.CelestialFrame(name="sky", axes_order=(0, 1), reference_frame=coord.ICRS())
-    spec = cf.SpectralFrame(name="spec", axes_order=(2,), unit=(u.micron,), axes_names=("lambda",))
-    world = cf.CompositeFrame([sky, spec], name="world")
-    wcs = gwcs.WCS([(detector, transform), (world, None)])
-    wcs.bounding_box = wcs_bbox_from_shape(shape)
-    return wcs
-
-
 def int_times(nints, start=60000.0):
     """INT_TIMES table with 10 s integrations."""
     t0 = start + np.arange(nints) * 10.0 / 86400
@@ -199,7 +156,6 @@ def int_times(nints, start=60000.0):
 
 def make_lrs_tso(nints=5, kind="cube", seed=3, defects=True):
     """Calibrated (photom) MIRI LRS slitless TSO exposure in MJy/sr with a WCS."""
-    scene = _load_scene()
     rng = np.random.default_rng(seed)
     x_shift = rng.normal(0, 0.02, nints)
     y_shift = rng.normal(0, 0.02, nints)

@@ -204,3 +204,16 @@ def test_one_all_nan_integration_is_flagged_and_the_depth_survives(two_segment_r
     assert np.sum(whtlt["clipped"]) < 5
     meta = whtlt.meta
     assert abs(meta["transit_depth"] - truth.meta["transit_depth"]) < meta["transit_depth_err"]
+
+
+def test_shared_drift_reference_does_not_outlive_the_run(two_segment_run, tmp_path):
+    """The first segment's reference is handed to later segments of that exposure only."""
+    from jwst_tso_ext.pipeline import LrsTsoPipeline
+
+    directory, _ = two_segment_run
+    pipeline = LrsTsoPipeline(output_dir=str(tmp_path), save_results=False)
+    pipeline.detrended_white_light.skip = True
+    rateints = [str(directory / f"twoseg_seg00{n}_rateints.fits") for n in (1, 2)]
+    combined = pipeline.run(rateints)
+    assert len(combined.spec[0].spec_table) == 120
+    assert pipeline.wavelength_drift.reference == "median"

@@ -184,11 +184,18 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         self._scratch = None
         x1d_products = []
         drift_tables = []
-        for index, member in enumerate(members, start=1):
-            log.info("Segment %d of %d: %s", index, len(members), _describe(member))
-            x1d, drift_table = self._process_segment(member)
-            x1d_products.append(x1d)
-            drift_tables.append(drift_table)
+        configured_reference = self.wavelength_drift.reference
+        try:
+            for index, member in enumerate(members, start=1):
+                log.info("Segment %d of %d: %s", index, len(members), _describe(member))
+                x1d, drift_table = self._process_segment(member)
+                x1d_products.append(x1d)
+                drift_tables.append(drift_table)
+        finally:
+            # the shared segment reference belongs to this exposure only
+            self.wavelength_drift.reference = configured_reference
+            if self._scratch is not None:
+                self._scratch.cleanup()
 
         combined = combine_x1dints(x1d_products)
         combined.meta.filename = f"{root}_x1dints.fits"
@@ -206,9 +213,6 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 log.info("Saved combined drift table in %s", drift_path)
         self.detrended_white_light.output_file = root
         self.detrended_white_light.run(combined)
-
-        if self._scratch is not None:
-            self._scratch.cleanup()
         log.info("... ending lrs_tso")
         return combined
 

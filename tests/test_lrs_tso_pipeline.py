@@ -217,3 +217,23 @@ def test_shared_drift_reference_does_not_outlive_the_run(two_segment_run, tmp_pa
     combined = pipeline.run(rateints)
     assert len(combined.spec[0].spec_table) == 120
     assert pipeline.wavelength_drift.reference == "median"
+
+
+def test_segments_open_without_keeping_a_second_copy_of_the_ramp(small_exposure):
+    """A step that replaces the ramp (dark_current does) must free the old array.
+
+    A model from ``datamodels.open`` kept the file's arrays alive, which cost a second
+    ramp-sized array for all of stage 1 (peak memory 1.14x calwebb_detector1's).
+    """
+    import gc
+    import weakref
+
+    from jwst_tso_ext.pipeline.lrs_tso import _open
+
+    _, uncal, _ = small_exposure
+    with _open(uncal) as model:
+        assert isinstance(model, datamodels.RampModel)
+        old = weakref.ref(model.data)
+        model.data = model.data + 1.0
+        gc.collect()
+        assert old() is None

@@ -251,3 +251,70 @@ def test_in_place_resampling_equals_the_copying_one():
     assert np.allclose(err_in**2, expected_err2, equal_nan=True, rtol=1e-5)
     assert np.allclose(var_in, expected_var, equal_nan=True, rtol=1e-5)
     assert np.array_equal(dq_in, expected_dq)
+
+
+def _resampling_case(nints=12, seed=21):
+    """A small cube with NaN, a flagged pixel and different shifts per integration."""
+    rng = np.random.default_rng(seed)
+    data = rng.normal(100.0, 5.0, (nints, 40, 24))
+    data[2, 10, 12] = np.nan
+    var = rng.uniform(1.0, 2.0, data.shape)
+    var[5, 20, 8] = np.nan
+    dq = np.zeros(data.shape, np.uint32)
+    dq[7, 15, 15] = 4
+    dq[1, 0, 10] = 2
+    return data, var, dq
+
+
+def test_integrations_with_different_shifts_are_resampled_as_if_alone():
+    """One vectorised pass over mixed shifts (both signs, zero) equals one pass per integration."""
+    data, var, dq = _resampling_case()
+    xs = np.array([-0.45, -0.2, 0.0, 0.1, 0.33, 0.49, -0.01, 0.25, -0.3, 0.0, 0.4, -0.49])
+    ys = -xs[::-1]
+    out, (out_var,), out_dq = resample.shift_cube(data, xs, ys, variances=[var], dq=dq)
+    for i in range(data.shape[0]):
+        alone, (alone_var,), alone_dq = resample.shift_cube(
+            data[i : i + 1], xs[i], ys[i], variances=[var[i : i + 1]], dq=dq[i : i + 1]
+        )
+        assert np.array_equal(out[i], alone[0], equal_nan=True)
+        assert np.array_equal(out_var[i], alone_var[0], equal_nan=True)
+        assert np.array_equal(out_dq[i], alone_dq[0])
+    # a NaN or flag reaches the output pixels that overlap it: one when the shift is
+    # zero (integration 2: no spreading through zero weights), 2 x 2 when both are not
+    assert np.argwhere(np.isnan(out[2])).tolist() == [[10, 12]]
+    assert np.isnan(out_var[5, 2:-2, 6:-2]).sum() == 4
+    assert np.count_nonzero(out_dq[7] & 4) == 4
+
+
+def test_threads_sparse_flags_and_wide_shifts_do_not_change_the_result(monkeypatch):
+    data, var, dq = _resampling_case(nints=40, seed=3)
+    rng = np.random.default_rng(4)
+    xs, ys = rng.uniform(-0.5, 0.5, (2, 40))
+    reference = resample.shift_cube(data, xs, ys, variances=[var], dq=dq, chunk_size=40)
+
+    def same(result):
+        out, (out_var,), out_dq = result
+        assert np.array_equal(out, reference[0], equal_nan=True)
+        assert np.array_equal(out_var, reference[1][0], equal_nan=True)
+        assert np.array_equal(out_dq, reference[2])
+
+    threaded = (data.copy(), [var.copy()], dq.copy())
+    resample.shift_cube_in_place(
+        threaded[0], xs, ys, variances=threaded[1], dq=threaded[2], chunk_size=7, n_threads=2
+    )
+    same(threaded)
+    monkeypatch.setattr(resample, "SPARSE_FLAG_FRACTION", -1.0)  # always the dense path
+    same(resample.shift_cube(data, xs, ys, variances=[var], dq=dq, chunk_size=40))
+    monkeypatch.undo()
+
+    # shifts several pixels apart take the per-integer-part path; each integration is
+    # still shifted as if alone
+    wide = np.array([-3.3, 0.2, 2.6, -0.4])
+    out, _, out_dq = resample.shift_cube(data[:4], wide, 0.0, dq=dq[:4])
+    for i, shift in enumerate(wide):
+        alone, _, alone_dq = resample.shift_cube(data[i : i + 1], shift, 0.0, dq=dq[i : i + 1])
+        assert np.array_equal(out[i], alone[0], equal_nan=True)
+        assert np.array_equal(out_dq[i], alone_dq[0])
+    # pixels drawing from beyond the edge: NaN and DO_NOT_USE (3 columns for -3.3 px)
+    assert np.isnan(out[0, :, -4:]).all() and (out_dq[0, :, -4:] & 1).all()
+    assert np.isfinite(out[0, :, 4:-4]).all()

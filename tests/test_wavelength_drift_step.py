@@ -199,3 +199,15 @@ def test_flagged_pixels_are_ignored_and_propagated(drifting):
     jump = datamodels.dqflags.pixel["JUMP_DET"]
     assert np.any(result.dq[7, 249:252, 36:39] & jump)
     assert np.all(result.dq[5, 300:310, 36:39] & datamodels.dqflags.pixel["DO_NOT_USE"])
+
+
+def test_threads_give_the_same_product_and_bad_core_counts_are_refused(drifting):
+    model, _, _ = drifting
+    one = WavelengthDriftStep.call(model, maximum_cores="1")
+    two = WavelengthDriftStep.call(model, maximum_cores="2", chunk_size=16)
+    for name in ("data", "err", "var_poisson", "var_rnoise", "dq"):
+        assert np.array_equal(getattr(one, name), getattr(two, name), equal_nan=True), name
+    # chunking changes only the summation order of the fits
+    assert np.allclose(one.drift_table["x_shift"], two.drift_table["x_shift"], rtol=0, atol=1e-10)
+    with pytest.raises(ValueError, match="maximum_cores must be"):
+        WavelengthDriftStep.call(model, maximum_cores="lots")

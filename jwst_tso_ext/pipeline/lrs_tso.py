@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
 from astropy.table import Table
 from jwst.assign_wcs import assign_wcs_step
 from jwst.dark_current import dark_current_step
@@ -340,6 +341,21 @@ def _describe(member):
     return getattr(member.meta, "filename", None) or type(member).__name__
 
 
+def _segment_model_class(path):
+    """The datamodel class to open a segment file with, from its SCI dimensions.
+
+    Opening with the class itself, as ``calwebb_detector1`` does, rather than with
+    ``datamodels.open``: a model made by ``datamodels.open`` keeps the file's HDU
+    arrays alive, so the first step that replaces ``data`` (``dark_current``) leaves
+    a second ramp-sized array in memory for the rest of the segment.
+    """
+    try:
+        naxis = fits.getheader(str(path), "SCI").get("NAXIS")
+    except (KeyError, OSError):
+        naxis = None
+    return {4: datamodels.RampModel, 3: datamodels.CubeModel}.get(naxis, datamodels.open)
+
+
 class _open:
     """Context manager opening a path as a datamodel (models are passed through)."""
 
@@ -350,7 +366,7 @@ class _open:
     def __enter__(self):
         if isinstance(self.member, (str, Path)):
             try:
-                self.model = datamodels.open(str(self.member))
+                self.model = _segment_model_class(self.member)(str(self.member))
             except Exception as error:  # noqa: BLE001 - report any reader failure plainly
                 raise ValueError(
                     f"{self.member}: cannot be read as a JWST product ({error})"

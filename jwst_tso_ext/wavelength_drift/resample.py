@@ -7,14 +7,17 @@ B-spline prefiltering of the pixel values and a 4-tap filter whose weights sum t
 vectorised over integrations: the flux of every row / column is conserved and, unlike
 linear interpolation of ``C`` (plain box overlap), the profile is not broadened, so the
 template position of an undersampled trace follows the shift to a few per cent.
-Variances propagate with the box-overlap weights ``(1 - f)**2 var[j + m] + f**2
-var[j + m + 1]`` (``m + f = t``) and DQ is the OR of those two contributing pixels
-(weight > 0); a pixel is NaN when a contributing pixel is NaN. Pixels that would draw
-from outside the valid area become NaN with DO_NOT_USE. Shifts are applied along the
-rows, then along the columns; leading reference columns are untouched.
+Variances propagate with the linear box-overlap weights ``(1 - f) var[j + m] + f
+var[j + m + 1]`` (``m + f = t``; see `shift_cube`) and DQ is the OR of those two
+contributing pixels (weight > 0); a pixel is NaN when a contributing pixel is NaN.
+Pixels that would draw from outside the valid area become NaN with DO_NOT_USE. Shifts
+are applied along the rows, then along the columns; leading reference columns are
+untouched. Each filter tap is a slice of a padded array times a per-integration
+weight, so a chunk of integrations with different shifts is one vectorised pass.
 """
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy.ndimage import spline_filter1d, uniform_filter1d
@@ -26,80 +29,205 @@ __all__ = ["shift_cube"]
 DO_NOT_USE = 1
 
 
-def _bspline_weights(f):
-    """Cubic B-spline weights of coefficients m-1, m, m+1, m+2 at fraction ``f`` (sum 1)."""
-    g = 1.0 - f
-    return (
-        g**3 / 6.0,
-        (3.0 * f**3 - 6.0 * f**2 + 4.0) / 6.0,
-        (3.0 * g**3 - 6.0 * g**2 + 4.0) / 6.0,
-        f**3 / 6.0,
-    )
+def _tap_weights(t):
+    """Per-integration filter weights for sampling input position ``j + t``.
 
-
-def _shift_axis(arrays, variances, dq, shift, axis, lo, hi, flag):
-    """Shift along ``axis`` (1 rows, 2 columns) within the index range [lo, hi)."""
-    t = -np.asarray(shift, dtype=float)  # output pixel j samples input position j + t
+    Returns the first tap offset and, for taps at offsets ``first + k``, the cubic
+    B-spline weights (of the prefiltered coefficients; they sum to one) and the
+    linear box-overlap weights ``1 - f`` at ``m`` and ``f`` at ``m + 1``
+    (``t = m + f``), both shaped (nints, ntaps).
+    """
     m = np.floor(t).astype(int)
     f = t - m
-    out_a = [a.copy() for a in arrays]
-    out_v = [v.copy() for v in variances]
-    out_dq = None if dq is None else dq.copy()
-    region = [slice(None)] * 3
-    region[axis] = slice(lo, hi)
-    region = tuple(region)
-    j = np.arange(lo, hi)
-    line = [None, None, None]
-    line[axis] = slice(None)
-    line = tuple(line)
-    # B-spline coefficients of the pixel values = derivative of the interpolating cubic
-    # spline of the cumulative sum (prefilter and differencing commute)
-    coefficients = [
-        spline_filter1d(
-            np.nan_to_num(np.asarray(a, dtype=np.float64)[region], nan=0.0, posinf=0.0, neginf=0.0),
-            order=3,
-            axis=axis,
-            mode="mirror",
+    g = 1.0 - f
+    first = int(m.min()) - 1
+    ntaps = int(m.max()) + 3 - first
+    rows = np.arange(t.size)
+    column = m - 1 - first  # tap index of offset m - 1
+    spline = np.zeros((t.size, ntaps))
+    linear = np.zeros((t.size, ntaps))
+    for k, w in enumerate(
+        (
+            g**3 / 6.0,
+            (3.0 * f**3 - 6.0 * f**2 + 4.0) / 6.0,
+            (3.0 * g**3 - 6.0 * g**2 + 4.0) / 6.0,
+            f**3 / 6.0,
         )
-        for a in arrays
-    ]
-    for mi in np.unique(m):
-        sel = np.flatnonzero(m == mi)
-        fi = f[sel][:, None, None]
-        if sel.size == m.size:
-            sel = slice(None)  # views instead of copies in the common case
-        target = (sel,) + region[1:]
-        need1 = fi > 0
-        src = [j + mi + k for k in (-1, 0, 1, 2)]
-        idx = [np.clip(s_, lo, hi - 1) for s_ in src]
-        inside0 = ((src[1] >= lo) & (src[1] < hi))[line]
-        inside1 = ((src[2] >= lo) & (src[2] < hi))[line]
-        valid = inside0 & (inside1 | ~need1)
-        weights = _bspline_weights(fi)
+    ):
+        spline[rows, column + k] = w
+    linear[rows, column + 1] = g
+    linear[rows, column + 2] = f
+    return first, spline, linear
 
-        for a, c, o in zip(arrays, coefficients, out_a):
-            part = a[sel]
-            bad = ~np.isfinite(np.take(part, idx[1], axis=axis))
-            bad |= need1 & ~np.isfinite(np.take(part, idx[2], axis=axis))
-            cpart = c[sel]
-            value = sum(w * np.take(cpart, i - lo, axis=axis) for w, i in zip(weights, idx))
-            o[target] = np.where(valid & ~bad, value, np.nan)
-        for v, o in zip(variances, out_v):
-            part = v[sel]
-            # Linear weights: the shifted pixels are correlated, and this keeps the
-            # variance of any sum along the axis (what extraction takes) right, where
-            # squared weights would drop the covariance and under-report by up to 2x
-            # at half-pixel shifts. Per pixel it is conservative.
-            value = (1.0 - fi) * np.take(part, idx[1], axis=axis)
-            value = value + np.where(need1, fi * np.take(part, idx[2], axis=axis), 0.0)
-            o[target] = np.where(valid, value, np.nan)
-        if dq is not None:
-            part = dq[sel]
-            q = np.take(part, idx[1], axis=axis) | np.where(
-                need1, np.take(part, idx[2], axis=axis), 0
-            ).astype(dq.dtype)
-            out_dq[target] = np.where(valid, q, q | flag).astype(dq.dtype)
-    return out_a, out_v, out_dq
+
+def _along(axis, start, stop):
+    """Index selecting ``start:stop`` along ``axis`` of a cube."""
+    index = [slice(None)] * 3
+    index[axis] = slice(start, stop)
+    return tuple(index)
+
+
+def _add_tap(total, source, weight, offset, axis, edge=False, scratch=None):
+    """``total[r] += weight * source[r + offset]`` along ``axis``, one slice per side.
+
+    Outputs whose source lies beyond the ends get the end value (``edge=True``, the
+    spline coefficients) or nothing (values there are masked by the caller).
+    ``scratch`` (shape and dtype of ``total``) avoids a temporary array per tap.
+    """
+    n = source.shape[axis]
+    lo, hi = max(0, -offset), min(n, n - offset)
+    if hi > lo:
+        target = _along(axis, lo, hi)
+        picked = source[_along(axis, lo + offset, hi + offset)]
+        if scratch is None:
+            total[target] += weight * picked
+        else:
+            product = scratch[target]
+            np.multiply(picked, weight, out=product)
+            total[target] += product
+    if edge and lo > 0:
+        total[_along(axis, 0, lo)] += weight * source[_along(axis, 0, 1)]
+    if edge and hi < n:
+        total[_along(axis, hi, n)] += weight * source[_along(axis, n - 1, n)]
+
+
+def _or_tap(total, source, use, offset, axis, scratch):
+    """``total[r] |= use * source[r + offset]`` along ``axis`` (nothing beyond the ends).
+
+    ``use`` (per integration, dtype of ``source``) selects the integrations that draw
+    from this tap; ``scratch`` has the shape and dtype of ``total``.
+    """
+    n = source.shape[axis]
+    lo, hi = max(0, -offset), min(n, n - offset)
+    if hi > lo:
+        target = _along(axis, lo, hi)
+        picked = scratch[target]
+        np.multiply(source[_along(axis, lo + offset, hi + offset)], use, out=picked)
+        total[target] |= picked
+
+
+#: Above this fraction of set pixels, flags are propagated with whole-array taps
+#: rather than pixel by pixel.
+SPARSE_FLAG_FRACTION = 0.02
+
+
+def _nonzero(cube):
+    """`numpy.nonzero` of a C-contiguous cube, fast when few image lines hold set pixels."""
+    lines = cube.reshape(-1, cube.shape[-1])
+    with_set = np.flatnonzero(lines.any(axis=1))
+    line, column = np.nonzero(lines[with_set])
+    integration, row = np.divmod(with_set[line], cube.shape[1])
+    return integration, row, column
+
+
+def _propagate_flags(source, used, first, axis):
+    """OR of ``source`` (a bool mask or DQ bits) over each output pixel's overlap taps.
+
+    ``used[i, k]`` says whether integration ``i`` draws from offset ``first + k``.
+    Set pixels are usually few (bad pixels, jumps), so they are moved one by one;
+    dense flags fall back to one masked OR per tap. Sources beyond the ends add
+    nothing (the caller marks those outputs).
+    """
+    n = source.shape[axis]
+    taps = [k for k in range(used.shape[1]) if used[:, k].any()]
+    where = _nonzero(source)
+    out = np.zeros_like(source)
+    if where[0].size > SPARSE_FLAG_FRACTION * source.size:
+        scratch = np.empty_like(source)
+        for k in taps:
+            use = used[:, k].astype(source.dtype).reshape(-1, 1, 1)
+            _or_tap(out, source, use, first + k, axis, scratch)
+        return out
+    values = source[where]
+    integration = where[0]
+    for k in taps:
+        target = where[axis] - (first + k)
+        keep = used[integration, k] & (target >= 0) & (target < n)
+        index = [w[keep] for w in where]
+        index[axis] = target[keep]
+        out[tuple(index)] |= values[keep]  # one source per output in a tap: no repeats
+    return out
+
+
+def _shift_axis(data, variances, dq, t, axis, flag):
+    """Sample positions ``j + t`` along ``axis`` (1 rows, 2 columns), in place.
+
+    Vectorised over integrations: each filter tap is one slice of an array times a
+    per-integration weight, so integrations with different shifts are handled
+    together. ``data``, ``variances`` and ``dq`` are overwritten.
+    """
+    if np.ptp(np.floor(t)) > 2:
+        # widely different shifts: one pass per integer part keeps the filter short
+        m = np.floor(t).astype(int)
+        for mi in np.unique(m):
+            sel = np.flatnonzero(m == mi)
+            part_v = [v[sel] for v in variances]
+            part_dq = None if dq is None else dq[sel]
+            part = data[sel]
+            _shift_axis(part, part_v, part_dq, t[sel], axis, flag)
+            data[sel] = part
+            for v, shifted in zip(variances, part_v):
+                v[sel] = shifted
+            if dq is not None:
+                dq[sel] = part_dq
+        return
+
+    n = data.shape[axis]
+    first, spline, linear = _tap_weights(t)
+    ntaps = spline.shape[1]
+    weight_shape = (-1, 1, 1)
+    used = linear > 0
+    overlap_taps = [k for k in range(ntaps) if used[:, k].any()]
+
+    # output lines that draw (box overlap) from beyond the ends: NaN and flagged
+    positions = np.arange(n)[None, :] + first
+    outside = np.zeros((t.size, n), dtype=bool)
+    for k in overlap_taps:
+        source = positions + k
+        outside |= used[:, k : k + 1] & ((source < 0) | (source >= n))
+    outside_integration, outside_line = np.nonzero(outside)
+    outside_index = [outside_integration, slice(None), slice(None)]
+    outside_index[axis] = outside_line
+    outside_index = tuple(outside_index)
+
+    bad = ~np.isfinite(data)
+    any_bad = bool(bad.any())
+    dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float64)
+    coefficients = spline_filter1d(
+        np.where(bad, 0.0, data).astype(dtype, copy=False) if any_bad else data,
+        order=3,
+        axis=axis,
+        mode="mirror",
+        output=dtype,
+    )
+    total = np.zeros(data.shape, dtype=dtype)
+    scratch = np.empty_like(total)
+    for k in range(ntaps):
+        if spline[:, k].any():
+            w = spline[:, k].astype(dtype).reshape(weight_shape)
+            _add_tap(total, coefficients, w, first + k, axis, edge=True, scratch=scratch)
+    if any_bad:
+        total[_propagate_flags(bad, used, first, axis)] = np.nan
+    total[outside_index] = np.nan
+    np.copyto(data, total, casting="unsafe")
+
+    for v in variances:
+        missing = np.isnan(v)
+        any_missing = bool(missing.any())
+        source = np.where(missing, 0, v) if any_missing else v
+        total = np.zeros(v.shape, dtype=v.dtype)
+        for k in overlap_taps:
+            w = linear[:, k].astype(v.dtype).reshape(weight_shape)
+            _add_tap(total, source, w, first + k, axis, scratch=scratch)
+        if any_missing:
+            total[_propagate_flags(missing, used, first, axis)] = np.nan
+        total[outside_index] = np.nan
+        np.copyto(v, total, casting="unsafe")
+
+    if dq is not None:
+        combined = _propagate_flags(dq, used, first, axis)
+        combined[outside_index] |= dq.dtype.type(flag)
+        dq[...] = combined
 
 
 def shift_cube(
@@ -110,7 +238,7 @@ def shift_cube(
     dq=None,
     n_reference_columns=4,
     flag=DO_NOT_USE,
-    chunk_size=64,
+    chunk_size=32,
 ):
     """Move the scene of every integration by (x_shift, y_shift) pixels, conserving flux.
 
@@ -133,7 +261,8 @@ def shift_cube(
     flag : int, optional
         DQ value set where an output pixel draws from outside the detector.
     chunk_size : int, optional
-        Integrations processed at once (bounds the memory of the spline evaluation).
+        Integrations processed at once: small chunks keep the filter's working arrays
+        in the processor cache.
 
     Returns
     -------
@@ -144,30 +273,19 @@ def shift_cube(
     dq : numpy.ndarray or None
         Shifted DQ.
     """
-    data = np.asarray(data)
-    nints = data.shape[0]
-    x_shift = np.broadcast_to(np.asarray(x_shift, dtype=float), (nints,))
-    y_shift = np.broadcast_to(np.asarray(y_shift, dtype=float), (nints,))
-    variances = [np.asarray(v) for v in variances]
-    out = np.empty_like(data)
-    out_v = [np.empty_like(v) for v in variances]
-    out_dq = None if dq is None else np.empty_like(dq)
-    for start in range(0, nints, chunk_size):
-        part = slice(start, min(start + chunk_size, nints))
-        d, v, q = _shift_chunk(
-            data[part],
-            x_shift[part],
-            y_shift[part],
-            [var[part] for var in variances],
-            None if dq is None else np.asarray(dq[part]),
-            n_reference_columns,
-            flag,
-        )
-        out[part] = d
-        for o, res in zip(out_v, v):
-            o[part] = res
-        if out_dq is not None:
-            out_dq[part] = q
+    out = np.array(data, copy=True)
+    out_v = [np.array(v, copy=True) for v in variances]
+    out_dq = None if dq is None else np.array(dq, copy=True)
+    shift_cube_in_place(
+        out,
+        x_shift,
+        y_shift,
+        variances=out_v,
+        dq=out_dq,
+        n_reference_columns=n_reference_columns,
+        flag=flag,
+        chunk_size=chunk_size,
+    )
     return out, out_v, out_dq
 
 
@@ -180,14 +298,15 @@ def shift_cube_in_place(
     dq=None,
     n_reference_columns=4,
     flag=DO_NOT_USE,
-    chunk_size=64,
+    chunk_size=32,
+    n_threads=1,
 ):
     """`shift_cube` that overwrites its arrays, one chunk of integrations at a time.
 
     Integrations are independent, so each chunk's result replaces its input and the
-    extra memory is that of one chunk, not of a second cube. ``errors`` (standard
-    deviations, e.g. ERR) are shifted as variances and written back as their square
-    root.
+    extra memory is that of one chunk per thread, not of a second cube. ``errors``
+    (standard deviations, e.g. ERR) are shifted as variances and written back as
+    their square root.
 
     Parameters
     ----------
@@ -201,46 +320,40 @@ def shift_cube_in_place(
         DQ cube, overwritten.
     n_reference_columns, flag, chunk_size
         As for `shift_cube`.
+    n_threads : int, optional
+        Chunks processed in parallel (numpy and scipy release the GIL in the
+        filter loops).
     """
     nints = data.shape[0]
     x_shift = np.broadcast_to(np.asarray(x_shift, dtype=float), (nints,))
     y_shift = np.broadcast_to(np.asarray(y_shift, dtype=float), (nints,))
-    for start in range(0, nints, chunk_size):
+    science = slice(n_reference_columns, None)  # reference columns are left alone
+
+    def shift_chunk(start):
         part = slice(start, min(start + chunk_size, nints))
-        chunk_variances = [np.square(e[part], dtype=np.float64) for e in errors]
-        chunk_variances += [v[part] for v in variances]
-        shifted, shifted_variances, shifted_dq = _shift_chunk(
-            data[part],
-            x_shift[part],
-            y_shift[part],
-            chunk_variances,
-            None if dq is None else dq[part],
-            n_reference_columns,
-            flag,
-        )
-        data[part] = shifted
-        for e, v in zip(errors, shifted_variances[: len(errors)]):
-            e[part] = np.sqrt(v)
-        for target, v in zip(variances, shifted_variances[len(errors) :]):
-            target[part] = v
+        chunk = (part, slice(None), science)
+        # contiguous working copies: whole-row slices then run as long inner loops
+        chunk_data = np.ascontiguousarray(data[chunk])
+        chunk_variances = [np.square(e[chunk]) for e in errors]
+        chunk_variances += [np.ascontiguousarray(v[chunk]) for v in variances]
+        chunk_dq = None if dq is None else np.ascontiguousarray(dq[chunk])
+        _shift_axis(chunk_data, chunk_variances, chunk_dq, -y_shift[part], 1, flag)
+        _shift_axis(chunk_data, chunk_variances, chunk_dq, -x_shift[part], 2, flag)
+        data[chunk] = chunk_data
+        for e, v in zip(errors, chunk_variances):
+            e[chunk] = np.sqrt(v)
+        for target, v in zip(variances, chunk_variances[len(errors) :]):
+            target[chunk] = v
         if dq is not None:
-            dq[part] = shifted_dq
+            dq[chunk] = chunk_dq
 
-
-def _shift_chunk(data, x_shift, y_shift, variances, dq, n_reference_columns, flag):
-    """`shift_cube` on one chunk of integrations."""
-    nrows, ncols = data.shape[1:]
-    (out,), out_v, out_dq = _shift_axis([data], variances, dq, y_shift, 1, 0, nrows, flag)
-    # reference columns are not shifted along the rows either
-    out[..., :n_reference_columns] = data[..., :n_reference_columns]
-    for v, o in zip(variances, out_v):
-        o[..., :n_reference_columns] = v[..., :n_reference_columns]
-    if out_dq is not None:
-        out_dq[..., :n_reference_columns] = dq[..., :n_reference_columns]
-    (out,), out_v, out_dq = _shift_axis(
-        [out], out_v, out_dq, x_shift, 2, n_reference_columns, ncols, flag
-    )
-    return out, out_v, out_dq
+    starts = range(0, nints, chunk_size)
+    if n_threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            list(pool.map(shift_chunk, starts))
+    else:
+        for start in starts:
+            shift_chunk(start)
 
 
 def smooth_shifts(shifts, window):

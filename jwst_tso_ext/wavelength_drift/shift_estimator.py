@@ -49,6 +49,7 @@ which covers the drifts of a time series relative to its median frame.
 """
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -620,6 +621,7 @@ def measure_shifts(
     n_reference_columns=4,
     n_iterations=3,
     chunk_size=256,
+    n_threads=1,
 ):
     """Measure the trace shift of every integration relative to a reference.
 
@@ -639,6 +641,9 @@ def measure_shifts(
         Gauss-Newton iterations.
     chunk_size : int, optional
         Integrations processed at once (memory bound only).
+    n_threads : int, optional
+        Chunks fitted in parallel (the fits are numpy array operations, which release
+        the GIL).
 
     Returns
     -------
@@ -650,18 +655,23 @@ def measure_shifts(
         fitted have NaN.
     """
     nints = data.shape[0]
-    parts = []
-    for start in range(0, nints, chunk_size):
+
+    def fit(start):
         stop = min(start + chunk_size, nints)
-        parts.append(
-            _fit_chunk(
-                np.asarray(data[start:stop]),
-                np.asarray(err[start:stop]),
-                None if dq is None else np.asarray(dq[start:stop]),
-                reference,
-                bad_flags,
-                n_reference_columns,
-                n_iterations,
-            )
+        return _fit_chunk(
+            np.asarray(data[start:stop]),
+            np.asarray(err[start:stop]),
+            None if dq is None else np.asarray(dq[start:stop]),
+            reference,
+            bad_flags,
+            n_reference_columns,
+            n_iterations,
         )
+
+    starts = range(0, nints, chunk_size)
+    if n_threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            parts = list(pool.map(fit, starts))
+    else:
+        parts = [fit(start) for start in starts]
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}

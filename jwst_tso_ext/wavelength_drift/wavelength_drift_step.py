@@ -1,11 +1,13 @@
 """Measure and correct the drift of the MIRI LRS slitless trace between integrations."""
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 from jwst.stpipe import Step
+from stcal.multiprocessing import compute_num_cores
 from stdatamodels.jwst import datamodels
 from stdatamodels.jwst.datamodels import dqflags
 
@@ -35,7 +37,8 @@ class WavelengthDriftStep(PackageStepMixin, Step):
     row_range = int_list(min=2, max=2, default=None)  # explicit first, last fitted row (overrides threshold)
     n_iterations = integer(default=3)  # Gauss-Newton iterations of the shift fits
     max_reference_frames = integer(default=500)  # integrations entering the median frame
-    chunk_size = integer(default=256)  # integrations processed at once
+    chunk_size = integer(default=256)  # integrations measured at once
+    maximum_cores = string(default='all')  # threads measuring and resampling chunks of integrations: an integer, 'quarter', 'half', 'all' or 'none' (threads share the cube: extra memory is one chunk per thread)
     template = string(default=None)  # stellar F_nu template table (wavelength [um], flux columns) for the static y offset
     template_poly_degree = integer(default=2)  # degree (in row) of the unknown smooth response multiplying template x nominal response
     y_offset = float(default=None)  # user static dispersion offset (pixels); overrides the template
@@ -96,6 +99,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         bad = 0
         for name in self.bad_dq_flags or []:
             bad |= dqflags.pixel[str(name).upper()]
+        n_threads = _thread_count(self.maximum_cores, result.data.shape[0])
         reference_data, reference = _reference_source(self.reference, result)
         if isinstance(reference, int):
             _check_reference_integration(*reference_data, reference, bad)
@@ -119,6 +123,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             bad_flags=bad,
             n_iterations=self.n_iterations,
             chunk_size=self.chunk_size,
+            n_threads=n_threads,
         )
 
         failed = ~(np.isfinite(shifts["x_shift"]) & np.isfinite(shifts["y_shift"]))
@@ -181,7 +186,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
                 variances=[getattr(result, name) for name in _VARIANCES if result.hasattr(name)],
                 dq=result.dq,
                 flag=dqflags.pixel["DO_NOT_USE"],
-                chunk_size=self.chunk_size,
+                n_threads=n_threads,
             )
             log.info("Integrations resampled onto the reference position")
 
@@ -274,6 +279,17 @@ class WavelengthDriftStep(PackageStepMixin, Step):
                 "trace_width": shifts["trace_width"],
             }
         )
+
+
+def _thread_count(maximum_cores, nints):
+    """Threads for ``maximum_cores`` (jwst's convention, via `stcal.multiprocessing`)."""
+    text = str(maximum_cores).strip().lower()
+    if not (text.isnumeric() or text in ("none", "one", "quarter", "half", "all")):
+        raise ValueError(
+            f"maximum_cores must be an integer, 'quarter', 'half', 'all' or 'none', "
+            f"not {maximum_cores!r}"
+        )
+    return max(1, compute_num_cores(text, max(nints, 1), len(os.sched_getaffinity(0))))
 
 
 def _reference_source(reference, model):

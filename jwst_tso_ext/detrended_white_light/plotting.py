@@ -31,10 +31,8 @@ def plot_diagnostics(table, output_path, regressor_names=(), time_column="BJD_TD
     str
         ``output_path``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import LogFormatter, NullFormatter
 
     t = np.asarray(table[time_column], dtype=float)
     if not np.isfinite(t).any():
@@ -49,7 +47,11 @@ def plot_diagnostics(table, output_path, regressor_names=(), time_column="BJD_TD
     used = np.asarray(table["used_in_fit"], bool)
     clipped = np.asarray(table["clipped"], bool)
 
-    fig, axes = plt.subplots(5, 1, figsize=(8, 14), constrained_layout=True)
+    # a plain Figure (no pyplot state), fixed margins and no mathtext: the figure is
+    # written for every light curve, so it should cost a fraction of a second
+    fig = Figure(figsize=(8, 14))
+    axes = fig.subplots(5, 1)
+    fig.subplots_adjust(left=0.12, right=0.97, bottom=0.04, top=0.98, hspace=0.3)
     ax = axes[0]
     ax.plot(t[~clipped], flux[~clipped], ".", ms=2, color="0.5", label="white light")
     ax.plot(t[clipped], flux[clipped], "x", color="r", label="clipped")
@@ -71,7 +73,10 @@ def plot_diagnostics(table, output_path, regressor_names=(), time_column="BJD_TD
     sizes, rms, expected = binned_rms(res[used])
     if sizes.size:
         ax.loglog(sizes, 1e6 * rms, "o-", label="binned rms")
-        ax.loglog(sizes, 1e6 * expected, "k--", label=r"white noise $\propto 1/\sqrt{N}$")
+        ax.loglog(sizes, 1e6 * expected, "k--", label="white noise \u221d 1/\u221aN")
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(LogFormatter())
+            axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("points per bin")
     ax.set_ylabel("rms (ppm)")
     ax.legend(fontsize="small")
@@ -86,6 +91,5 @@ def plot_diagnostics(table, output_path, regressor_names=(), time_column="BJD_TD
     if regressor_names:
         ax.legend(fontsize="small")
     fig.savefig(output_path, dpi=100)
-    plt.close(fig)
     log.info(f"Saved diagnostic plot {output_path}")
     return output_path

@@ -33,6 +33,8 @@ import warnings
 
 import numpy as np
 
+from jwst_tso_ext.parallel import map_in_threads
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -384,6 +386,7 @@ def box_extract(
     smoothing_length=0,
     dispaxis=2,
     chunk_size=64,
+    n_threads=1,
 ):
     """
     Box-extract every integration of a spectral cube at once.
@@ -415,6 +418,8 @@ def box_extract(
         Dispersion axis (1: along x, 2: along y).
     chunk_size : int, optional
         Number of integrations processed per vectorised block (memory bound).
+    n_threads : int, optional
+        Blocks extracted in parallel (a few blocks in memory at a time).
 
     Returns
     -------
@@ -440,10 +445,14 @@ def box_extract(
         "bkg_var_rnoise", "bkg_var_poisson", "bkg_var_flat", "npixels",
     )  # fmt: skip
     out = {name: np.empty((nints, ndisp)) for name in names}
-    for block, d, vp, vr, vf in blocks:
-        result = _extract_block(
+
+    def extract(prepared):
+        block, d, vp, vr, vf = prepared
+        return block, _extract_block(
             d, vr, vp, vf, w_int, b_int, bkg_fit, bkg_order, smoothing_length, cross_coord
         )
+
+    for block, result in map_in_threads(extract, blocks, n_threads):
         for name in names:
             out[name][block] = result[name]
     return out

@@ -10,6 +10,7 @@ from jwst.lib import pipe_utils
 from jwst.stpipe import Step
 from stdatamodels.jwst import datamodels
 
+from jwst_tso_ext.parallel import thread_count
 from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.tso_extract import box_extraction, optimal_extraction
 
@@ -52,6 +53,7 @@ class TsoExtract1dStep(PackageStepMixin, Step):
     optimal_clip_sigma = float(default=5.0, min=0)  # optimal: outlier rejection threshold (sigma)
     optimal_max_iter = integer(default=5, min=0)  # optimal: max rejection iterations
     integrations_per_chunk = integer(default=64, min=1)  # integrations per vectorised block (memory)
+    maximum_cores = string(default='all')  # threads extracting blocks (box): an integer, 'quarter', 'half', 'all' or 'none'; a few blocks in memory at a time
     suffix = string(default="x1dints")  # output suffix, as calwebb_tso3's extract_1d
     """  # noqa: E501
 
@@ -104,6 +106,7 @@ class TsoExtract1dStep(PackageStepMixin, Step):
             bkg_fit=self.bkg_fit,
             bkg_order=self.bkg_order,
             chunk_size=self.integrations_per_chunk,
+            n_threads=thread_count(self.maximum_cores, model.data.shape[0]),
             method=self.method,
             clip_sigma=self.optimal_clip_sigma,
             max_iter=self.optimal_max_iter,
@@ -165,6 +168,7 @@ def extract_cube(
     bkg_fit=None,
     bkg_order=None,
     chunk_size=64,
+    n_threads=1,
     method="box",
     clip_sigma=5.0,
     max_iter=5,
@@ -188,6 +192,8 @@ def extract_cube(
         As the parameters of ``Extract1dStep`` (None: from the reference file).
     chunk_size : int
         Integrations per vectorised block.
+    n_threads : int
+        Blocks extracted in parallel by the box extraction.
     method : {"box", "optimal"}
         Box extraction (identical to jwst's) or optimal extraction (Horne 1986,
         profile from the data, see `optimal_extraction`); surface brightness is
@@ -285,7 +291,7 @@ def extract_cube(
             *arrays, clip_sigma=clip_sigma, max_iter=max_iter, **options
         )
     else:
-        sums = box_extraction.box_extract(*arrays, **options)
+        sums = box_extraction.box_extract(*arrays, n_threads=n_threads, **options)
     columns = box_extraction.finalize_spectra(
         sums, pixel_solid_angle if photom_done else None, surface_brightness=method != "optimal"
     )
@@ -357,7 +363,9 @@ def _make_output(model, columns, ra, dec, wavelength, params, limits, slitname, 
     first = np.zeros(wavelength.size, dtype=spec_dtype)
     for name in spec_dtype.names:
         first[name] = columns[name][0]
-    spec = datamodels.SpecModel(spec_table=first)
+    # the per-spectrum models are filled field by field and validated once, when
+    # complete (validation on every assignment cost more than the extraction)
+    spec = datamodels.SpecModel(spec_table=first, validate_on_assignment=False)
     spec.meta.wcs = spec_wcs.create_spectral_wcs(ra, dec, wavelength)
     for name, unit in column_units.items():
         spec.spec_table.columns[name.lower()].unit = unit
@@ -380,7 +388,7 @@ def _make_output(model, columns, ra, dec, wavelength, params, limits, slitname, 
         spec.source_type = model.meta.target.source_type
 
     # All integrations in one flat table (jwst's make_tso_specmodel layout).
-    tso_spec = datamodels.TSOSpecModel()
+    tso_spec = datamodels.TSOSpecModel(validate_on_assignment=False)
     in_cols = spec.schema["properties"]["spec_table"]["datatype"]
     out_cols = tso_spec.schema["properties"]["spec_table"]["datatype"]
     all_cols, is_vector = flat_multispec.determine_vector_and_meta_columns(in_cols, out_cols)
@@ -401,6 +409,7 @@ def _make_output(model, columns, ra, dec, wavelength, params, limits, slitname, 
         tso_spec.spec_table.columns[key].unit = "d"
     tso_spec.update(spec)
     tso_spec.meta.wcs = spec.meta.wcs
+    tso_spec.validate()
     output.spec.append(tso_spec)
 
     if pipe_utils.is_tso(model):

@@ -17,10 +17,11 @@ weight, so a chunk of integrations with different shifts is one vectorised pass.
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy.ndimage import spline_filter1d, uniform_filter1d
+
+from jwst_tso_ext.parallel import map_in_threads
 
 log = logging.getLogger(__name__)
 
@@ -347,13 +348,8 @@ def shift_cube_in_place(
         if dq is not None:
             dq[chunk] = chunk_dq
 
-    starts = range(0, nints, chunk_size)
-    if n_threads > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            list(pool.map(shift_chunk, starts))
-    else:
-        for start in starts:
-            shift_chunk(start)
+    for _ in map_in_threads(shift_chunk, range(0, nints, chunk_size), n_threads):
+        pass
 
 
 def smooth_shifts(shifts, window):

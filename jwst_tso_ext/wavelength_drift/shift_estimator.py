@@ -49,13 +49,14 @@ which covers the drifts of a time series relative to its median frame.
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.ndimage import uniform_filter1d
 from scipy.special import erf
+
+from jwst_tso_ext.parallel import map_in_threads
 
 log = logging.getLogger(__name__)
 
@@ -668,10 +669,5 @@ def measure_shifts(
             n_iterations,
         )
 
-    starts = range(0, nints, chunk_size)
-    if n_threads > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(max_workers=n_threads) as pool:
-            parts = list(pool.map(fit, starts))
-    else:
-        parts = [fit(start) for start in starts]
+    parts = list(map_in_threads(fit, range(0, nints, chunk_size), n_threads))
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}

@@ -1,16 +1,15 @@
 """Measure and correct the drift of the MIRI LRS slitless trace between integrations."""
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
 from jwst.stpipe import Step
-from stcal.multiprocessing import compute_num_cores
 from stdatamodels.jwst import datamodels
 from stdatamodels.jwst.datamodels import dqflags
 
+from jwst_tso_ext.parallel import thread_count
 from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.wavelength_drift import resample, shift_estimator, wavelength_solution
 
@@ -99,7 +98,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         bad = 0
         for name in self.bad_dq_flags or []:
             bad |= dqflags.pixel[str(name).upper()]
-        n_threads = _thread_count(self.maximum_cores, result.data.shape[0])
+        n_threads = thread_count(self.maximum_cores, result.data.shape[0])
         reference_data, reference = _reference_source(self.reference, result)
         if isinstance(reference, int):
             _check_reference_integration(*reference_data, reference, bad)
@@ -279,17 +278,6 @@ class WavelengthDriftStep(PackageStepMixin, Step):
                 "trace_width": shifts["trace_width"],
             }
         )
-
-
-def _thread_count(maximum_cores, nints):
-    """Threads for ``maximum_cores`` (jwst's convention, via `stcal.multiprocessing`)."""
-    text = str(maximum_cores).strip().lower()
-    if not (text.isnumeric() or text in ("none", "one", "quarter", "half", "all")):
-        raise ValueError(
-            f"maximum_cores must be an integer, 'quarter', 'half', 'all' or 'none', "
-            f"not {maximum_cores!r}"
-        )
-    return max(1, compute_num_cores(text, max(nints, 1), len(os.sched_getaffinity(0))))
 
 
 def _reference_source(reference, model):

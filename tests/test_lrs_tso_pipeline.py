@@ -237,3 +237,28 @@ def test_segments_open_without_keeping_a_second_copy_of_the_ramp(small_exposure)
         model.data = model.data + 1.0
         gc.collect()
         assert old() is None
+
+
+def test_reference_output_is_released_before_jump(small_exposure, caplog):
+    """REFOUT (a quarter of the ramp) is dropped once refpix has had its turn."""
+    import logging
+
+    from jwst_tso_ext.pipeline import LrsTsoPipeline
+    from jwst_tso_ext.pipeline.lrs_tso import _open
+
+    _, uncal, _ = small_exposure
+    pipeline = LrsTsoPipeline(save_results=False)
+    with _open(uncal) as model, caplog.at_level(logging.INFO):
+        assert model.hasattr("refout")
+        seen = {}
+        original = pipeline.jump.run
+
+        def jump_run(ramp):
+            seen["refout_at_jump"] = ramp.hasattr("refout")
+            return original(ramp)
+
+        pipeline.jump.run = jump_run
+        rateints = pipeline._stage1(model)
+    assert seen == {"refout_at_jump": False}
+    assert rateints.data.shape[0] == 60
+    assert any("REFOUT released" in record.getMessage() for record in caplog.records)

@@ -128,7 +128,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
     class_alias = "lrs_tso"
 
     spec = """
-        save_calibrated_ramp = boolean(default=False)  # Save the stage-1 ramp before ramp fitting
+        save_calibrated_ramp = boolean(default=False)  # Save the stage-1 ramp before ramp fitting (without REFOUT, released after refpix to lower the memory peak)
         save_rateints = boolean(default=True)  # Save the per-integration slopes (_rateints)
         save_calints = boolean(default=True)  # Save the calibrated cubes (_calints)
         extract_with = option('tso_extract_1d', 'extract_1d', default='tso_extract_1d')  # Extraction step: the vectorised tso_extract_1d (same apertures and references, identical fluxes) or jwst's extract_1d
@@ -241,6 +241,11 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         model = ramp
         for name in STAGE1_STEPS:
             model = getattr(self, name).run(model)
+            if name == "mirisim_refpix_guard" and model.hasattr("refout"):
+                # only refpix reads the reference output (a quarter of the ramp's
+                # size): release it before jump, the memory peak of stage 1
+                del model.refout
+                log.info("REFOUT released after refpix (no later step reads it)")
         if self.save_calibrated_ramp:
             self._save_segment_product(model, "ramp")
         if self.ramp_fit.skip:

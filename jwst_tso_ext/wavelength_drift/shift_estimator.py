@@ -26,10 +26,15 @@ Method
    Nyquist sampled at short wavelengths, the spline error is measured on a
    pixel-integrated Gaussian model of each row and removed.
 
-   * ``dy`` is fitted on the spectrum summed across the window columns (flux scale and
-     shift): the sum is insensitive to the cross-dispersion profile, and the
-     information sits almost entirely in the steep spectral edges, so a plain
-     cross-correlation of the featureless stellar spectrum would fail.
+   * ``dy`` is fitted on the spectrum collapsed across the window columns (flux scale
+     and shift), with per-row minimum-variance column weights that estimate the row's
+     flux and are blind to a cross-dispersion shift to second order
+     (``y_weights='uniform'`` for a plain sum). The information sits almost entirely in the steep short-wavelength edge
+     of the spectrum (rows ~393-396 at the nominal position), so a plain
+     cross-correlation of the featureless stellar spectrum would fail; the weights
+     keep the background-dominated columns out of those rows and bring the scatter
+     within ~1.2x of the Cramer-Rao bound (`shift_precision_bound`), against ~1.9x
+     for the plain sum.
    * ``dx`` is fitted on the full 2-D window (flux scale and shift, ``dy`` held at its
      fitted value), which is the maximum-likelihood estimator and reaches the
      photon-noise limit, unlike a centroid.
@@ -67,6 +72,7 @@ __all__ = [
     "make_reference",
     "measure_shifts",
     "shift_derivatives",
+    "shift_precision_bound",
 ]
 
 #: DQ bit that marks a pixel not to be used (as in ``stdatamodels.jwst.datamodels.dqflags``).
@@ -97,8 +103,9 @@ class DriftReference:
         Stack of the reference and its derivatives on the window, flattened,
         shape (6, npix): R, Rx, Ry, Rxx, Rxy, Ryy.
     column_weights : numpy.ndarray
-        Weights of the window pixels in the spectrum used for the dispersion shift
-        (a plain sum across the window; shape (nwindow_rows, nwindow_columns)).
+        Weights of the window pixels in the spectrum used for the dispersion shift,
+        shape (nwindow_rows, nwindow_columns): minimum-variance weights insensitive
+        to a cross-dispersion shift (``y_weights='optimal'``), or ones (a plain sum).
     background_ranges : tuple of (int, int)
         The background columns as contiguous [start, stop) ranges.
     background_rows : int
@@ -301,6 +308,70 @@ def _window(reference_frame, x_center, x_half_width, row_threshold, row_padding,
     return rows, columns, width_rows
 
 
+def shift_precision_bound(star, variance, n_reference_columns=4):
+    """Cramer-Rao bound on the x and y shift of one integration.
+
+    The smallest standard deviation any unbiased estimator of the shifts can reach
+    when the flux scale and both shifts of the star's image are free, for Gaussian
+    pixel noise of the given variance (Fisher information of the pixel-integrated
+    image, derivatives as in `shift_derivatives`).
+
+    Parameters
+    ----------
+    star : numpy.ndarray
+        Noiseless count rates of the star alone (no background), (nrows, ncols).
+    variance : numpy.ndarray
+        Variance of each pixel of one integration (star, background and read noise).
+    n_reference_columns : int, optional
+        Leading reference columns, excluded.
+
+    Returns
+    -------
+    sigma_x, sigma_y : float
+        Bounds in pixels.
+    """
+    star = np.nan_to_num(np.asarray(star, dtype=float))
+    star[:, :n_reference_columns] = 0.0
+    variance = np.asarray(variance, dtype=float)
+    first_x, _ = shift_derivatives(star, axis=1)
+    first_y, _ = shift_derivatives(star, axis=0)
+    use = np.isfinite(variance) & (variance > 0)
+    use[:, :n_reference_columns] = False
+    jacobian = np.stack([star[use], first_x[use], first_y[use]], axis=1)
+    fisher = jacobian.T @ (jacobian / variance[use][:, None])
+    covariance = np.linalg.inv(fisher)
+    return float(np.sqrt(covariance[1, 1])), float(np.sqrt(covariance[2, 2]))
+
+
+def _column_weights(block, derivative_x, second_x, variance, y_weights):
+    """Weights collapsing each window row into the spectrum of the dispersion-shift fit.
+
+    ``'optimal'``: per row, the minimum-variance weights ``w`` (variance ``sum w**2
+    var``) with ``sum(w R) = 1`` (the weighted sum estimates the row's flux) and
+    ``sum(w R_x) = sum(w R_xx) = 0``: a cross-dispersion shift then leaves the
+    collapsed spectrum unchanged to second order, as it does for a plain sum, so it
+    cannot be mistaken for a dispersion shift. Rows where this has no solution fall
+    back to a plain sum. ``'uniform'``: ones.
+    """
+    uniform = np.ones(block.shape)
+    if y_weights == "uniform":
+        return uniform
+    if y_weights != "optimal":
+        raise ValueError(f"y_weights must be 'optimal' or 'uniform', not {y_weights!r}")
+    basis = np.stack([np.nan_to_num(a) for a in (block, derivative_x, second_x)], axis=-1)
+    usable_var = np.isfinite(variance) & (variance > 0)
+    inverse_var = np.where(usable_var, 1.0 / np.where(usable_var, variance, 1.0), 0.0)
+    normal = np.einsum("rck,rc,rcl->rkl", basis, inverse_var, basis)
+    unit = np.zeros((block.shape[0], 3))
+    unit[:, 0] = 1.0
+    usable = (np.abs(np.linalg.det(normal)) > 0) & (np.nansum(block, axis=1) > 0)
+    solution = np.zeros_like(unit)
+    solution[usable] = np.linalg.solve(normal[usable], unit[usable][..., None])[..., 0]
+    weights = np.einsum("rck,rk->rc", basis, solution) * inverse_var
+    usable &= np.all(np.isfinite(weights), axis=1)
+    return np.where(usable[:, None], weights, uniform)
+
+
 def make_reference(
     data,
     err,
@@ -315,6 +386,7 @@ def make_reference(
     row_range=None,
     max_frames=500,
     background_rows=9,
+    y_weights="optimal",
 ):
     """Build the reference frame and fit window from a cube of integrations.
 
@@ -345,6 +417,12 @@ def make_reference(
     background_rows : int, optional
         The background of a row is the mean over this many neighbouring rows (the
         background is smooth), which keeps its noise out of the dispersion shift.
+    y_weights : {'optimal', 'uniform'}, optional
+        How the window columns are summed into the spectrum the dispersion shift is
+        fitted on: weighted by the reference profile over the reference variance
+        (the matched filter of optimal extraction, Horne 1986; it keeps the noise of
+        the background-dominated columns out of the edge rows that fix the shift) or
+        a plain sum.
 
     Returns
     -------
@@ -404,7 +482,9 @@ def make_reference(
         cols.start,
         cols.stop - 1,
     )
-    column_weights = np.ones((rows.stop - rows.start, cols.stop - cols.start))
+    column_weights = _column_weights(
+        filled[rows, cols], rx[rows, cols], rxx[rows, cols], variance[rows, cols], y_weights
+    )
     edges = np.flatnonzero(np.diff(np.r_[0, background_columns.astype(int), 0]))
     background_ranges = tuple(zip(edges[::2].tolist(), edges[1::2].tolist()))
     return DriftReference(

@@ -35,6 +35,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
     row_padding = integer(default=8)  # rows added on both sides of the bright rows (spectral edges)
     row_range = int_list(min=2, max=2, default=None)  # explicit first, last fitted row (overrides threshold)
     n_iterations = integer(default=3)  # Gauss-Newton iterations of the shift fits
+    y_weights = option('optimal', 'uniform', default='optimal')  # columns collapsed into the spectrum the y shift is fitted on: weighted by reference profile / variance (optimal) or summed (uniform)
     max_reference_frames = integer(default=500)  # integrations entering the median frame
     chunk_size = integer(default=256)  # integrations measured at once
     maximum_cores = string(default='all')  # threads measuring and resampling chunks of integrations: an integer, 'quarter', 'half', 'all' or 'none' (threads share the cube: extra memory is one chunk per thread)
@@ -113,6 +114,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             row_range=self.row_range,
             max_frames=self.max_reference_frames,
             background_rows=self.background_rows,
+            y_weights=self.y_weights,
         )
         shifts = shift_estimator.measure_shifts(
             result.data,

@@ -29,12 +29,12 @@ Method
    * ``dy`` is fitted on the spectrum collapsed across the window columns (flux scale
      and shift), with per-row minimum-variance column weights that estimate the row's
      flux and are blind to a cross-dispersion shift to second order
-     (``y_weights='uniform'`` for a plain sum). The information sits almost entirely in the steep short-wavelength edge
-     of the spectrum (rows ~393-396 at the nominal position), so a plain
-     cross-correlation of the featureless stellar spectrum would fail; the weights
-     keep the background-dominated columns out of those rows and bring the scatter
-     within ~1.2x of the Cramer-Rao bound (`shift_precision_bound`), against ~1.9x
-     for the plain sum.
+     (``y_weights='uniform'`` for a plain sum). The information sits almost entirely
+     in the steep short-wavelength edge of the spectrum (rows ~393-396 at the nominal
+     position), so a plain cross-correlation of the featureless stellar spectrum
+     would fail; the weights keep the background-dominated columns out of those rows
+     and bring the scatter within ~1.2x of the Cramer-Rao bound
+     (`shift_precision_bound`), against ~1.9x for the plain sum.
    * ``dx`` is fitted on the full 2-D window (flux scale and shift, ``dy`` held at its
      fitted value), which is the maximum-likelihood estimator and reaches the
      photon-noise limit, unlike a centroid.

@@ -46,8 +46,9 @@ from stdatamodels.jwst import datamodels  # noqa: E402
 from stpipe import crds_client  # noqa: E402
 
 from jwst_tso_ext.crds_cache import references  # noqa: E402
-from jwst_tso_ext.miri_lrs import detector, geometry  # noqa: E402
-from jwst_tso_ext.simulate import SimulationConfig, make_truth, scene  # noqa: E402
+from jwst_tso_ext.miri_lrs import geometry  # noqa: E402
+from jwst_tso_ext.simulate import SimulationConfig, make_truth  # noqa: E402
+from jwst_tso_ext.simulate.rates import noisy_slopes  # noqa: E402
 from jwst_tso_ext.steps import (  # noqa: E402
     DetrendedWhiteLightStep,
     TsoExtract1dStep,
@@ -118,22 +119,12 @@ def make_cube(nints, chunk, seed):
     err = np.empty(shape, np.float32)
     var_p = np.empty(shape, np.float32)
     var_r = np.empty(shape, np.float32)
-    flat = detector.flat_field()
-    rnoise = np.float32(12 * detector.READ_NOISE_DN**2 / (tint**2 * NGROUPS))
     rng = np.random.default_rng(seed)
     for start in range(0, nints, chunk):
         sl = slice(start, min(start + chunk, nints))
-        rate = (
-            scene.scene_rate(
-                truth["x_shift"][sl], truth["y_shift"][sl], scale=truth["flux_scale"][sl]
-            )
-            / flat
+        data[sl], err[sl], var_p[sl], var_r[sl] = noisy_slopes(
+            truth["x_shift"][sl], truth["y_shift"][sl], NGROUPS, rng, scale=truth["flux_scale"][sl]
         )
-        vp = np.clip(rate, 0, None) / (tint * detector.GAIN)
-        var_p[sl] = vp
-        var_r[sl] = rnoise
-        err[sl] = np.sqrt(vp + rnoise)
-        data[sl] = rate + rng.standard_normal(rate.shape, dtype=np.float32) * err[sl]
     model = datamodels.CubeModel(
         data=data, err=err, dq=np.zeros(shape, np.uint32), var_poisson=var_p, var_rnoise=var_r
     )

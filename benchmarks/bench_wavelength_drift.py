@@ -16,8 +16,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from jwst_tso_ext.miri_lrs import detector, geometry  # noqa: E402
-from jwst_tso_ext.simulate import scene  # noqa: E402
+from jwst_tso_ext.simulate.rates import noisy_slopes  # noqa: E402
 from jwst_tso_ext.wavelength_drift import shift_estimator  # noqa: E402
 
 NGROUPS = 10
@@ -26,15 +25,9 @@ CHUNK = 500
 
 def make_chunk(rng, n):
     """Noisy flat-fielded rates, errors, DQ and the true shifts of ``n`` integrations."""
-    tint = NGROUPS * geometry.FRAME_TIME
     xs, ys = rng.uniform(-0.05, 0.05, (2, n))
-    rate = scene.scene_rate(xs, ys) / detector.flat_field()
-    var = np.clip(rate, 0, None) / (tint * detector.GAIN) + np.float32(
-        12 * detector.READ_NOISE_DN**2 / (tint**2 * NGROUPS)
-    )
-    err = np.sqrt(var)
-    data = rate + rng.standard_normal(rate.shape, dtype=np.float32) * err
-    return data, err, np.zeros(rate.shape, np.uint32), xs, ys
+    data, err, _, _ = noisy_slopes(xs, ys, NGROUPS, rng)
+    return data, err, np.zeros(data.shape, np.uint32), xs, ys
 
 
 def main(nints=10_000):

@@ -29,30 +29,20 @@ from hypothesis import strategies as st
 
 from jwst_tso_ext.miri_lrs import detector, geometry
 from jwst_tso_ext.simulate import scene
+from jwst_tso_ext.simulate.rates import noisy_slopes
 from jwst_tso_ext.wavelength_drift import resample, shift_estimator, wavelength_solution
-
-GROUP_TIME = geometry.FRAME_TIME
 
 
 def noise_variance(rate, ngroups):
     """Variance of a flat-fielded slope: photon noise plus the read noise of the fit."""
-    tint = ngroups * GROUP_TIME
-    return np.clip(rate, 0, None) / (tint * detector.GAIN) + 12 * detector.READ_NOISE_DN**2 / (
-        tint**2 * ngroups
-    )
+    var_poisson, var_rnoise = detector.slope_variances(rate, ngroups)
+    return var_poisson + var_rnoise
 
 
 def simulate(x_shift, y_shift, ngroups=10, seed=1, scale=None, noise=True):
     """Flat-fielded count rates, errors and DQ of integrations with known shifts."""
-    rate = scene.scene_rate(x_shift, y_shift, scale=scale).astype(np.float64)
-    rate /= detector.flat_field()
-    var = noise_variance(rate, ngroups)
-    data = rate
-    if noise:
-        rng = np.random.default_rng(seed)
-        data = rate + rng.standard_normal(rate.shape) * np.sqrt(var)
-    dq = np.zeros(rate.shape, np.uint32)
-    return data.astype(np.float32), np.sqrt(var).astype(np.float32), dq
+    data, err, _, _ = noisy_slopes(x_shift, y_shift, ngroups, seed, scale=scale, noise=noise)
+    return data, err, np.zeros(data.shape, np.uint32)
 
 
 def measure(data, err, dq, reference="median"):

@@ -9,8 +9,9 @@ from jwst.assign_wcs.assign_wcs import load_wcs
 from stdatamodels.jwst import datamodels
 
 from jwst_tso_ext.crds_cache import references
-from jwst_tso_ext.miri_lrs import detector, geometry
+from jwst_tso_ext.miri_lrs import geometry
 from jwst_tso_ext.simulate import scene
+from jwst_tso_ext.simulate.rates import noisy_slopes
 from jwst_tso_ext.steps import WavelengthDriftStep
 
 NGROUPS = 40
@@ -34,18 +35,13 @@ def wcs_references(tmp_path_factory):
 
 def make_model(x_shift, y_shift, seed=0):
     """Flat-fielded rateints-like CubeModel of MIRI LRS slitless with noise."""
-    tint = NGROUPS * geometry.FRAME_TIME
-    rate = scene.scene_rate(x_shift, y_shift).astype(np.float64) / detector.flat_field()
-    var_p = np.clip(rate, 0, None) / (tint * detector.GAIN)
-    var_r = np.full_like(rate, 12 * detector.READ_NOISE_DN**2 / (tint**2 * NGROUPS))
-    rng = np.random.default_rng(seed)
-    data = rate + rng.standard_normal(rate.shape) * np.sqrt(var_p + var_r)
+    data, err, var_p, var_r = noisy_slopes(x_shift, y_shift, NGROUPS, seed)
     model = datamodels.CubeModel(
-        data=data.astype(np.float32),
-        err=np.sqrt(var_p + var_r).astype(np.float32),
-        dq=np.zeros(rate.shape, np.uint32),
-        var_poisson=var_p.astype(np.float32),
-        var_rnoise=var_r.astype(np.float32),
+        data=data,
+        err=err,
+        dq=np.zeros(data.shape, np.uint32),
+        var_poisson=var_p,
+        var_rnoise=np.full_like(data, var_r),
     )
     meta = model.meta
     meta.filename = "jw01234001001_01101_00001-seg001_mirimage_rateints.fits"
@@ -75,7 +71,7 @@ def make_model(x_shift, y_shift, seed=0):
     ]
     times = np.zeros(n, dtype=[("integration_number", "<i4")] + [(c, "<f8") for c in columns])
     times["integration_number"] = np.arange(1, n + 1)
-    times["int_mid_MJD_UTC"] = 60310.0 + np.arange(n) * tint / 86400
+    times["int_mid_MJD_UTC"] = 60310.0 + np.arange(n) * NGROUPS * geometry.FRAME_TIME / 86400
     model.int_times = times
     return model
 

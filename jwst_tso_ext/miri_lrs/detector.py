@@ -9,7 +9,13 @@ imager detector in SLITLESSPRISM but are not flight calibrations.
 import numpy as np
 from scipy.special import erf
 
-from jwst_tso_ext.miri_lrs.geometry import N_COLUMNS, N_REFERENCE_COLUMNS, N_ROWS, PIXEL_AREA_SR
+from jwst_tso_ext.miri_lrs.geometry import (
+    FRAME_TIME,
+    N_COLUMNS,
+    N_REFERENCE_COLUMNS,
+    N_ROWS,
+    PIXEL_AREA_SR,
+)
 
 __all__ = [
     "GAIN",
@@ -29,6 +35,7 @@ __all__ = [
     "psf_sigma",
     "psf_fraction",
     "background_rate",
+    "slope_variances",
 ]
 
 #: Gain in electrons per DN.
@@ -129,3 +136,34 @@ def background_rate(wavelength):
     """
     wavelength = np.asarray(wavelength, dtype=float)
     return 10.0 + 90.0 * np.clip((wavelength - 4.0) / 9.0, 0.0, None) ** 3
+
+
+def slope_variances(rate, ngroups, group_time=FRAME_TIME):
+    """Poisson and read-noise variances of slopes fitted to ``ngroups`` groups (DN/s)^2.
+
+    Photon noise of the electrons collected in the integration, and the read noise of
+    a least-squares slope over evenly spaced groups, ``12 sigma_read**2 /
+    (ngroups t_int**2)`` with ``t_int = ngroups * group_time`` (the large-ngroups
+    form, as the simulator's tests and benchmarks use for their noise).
+
+    Parameters
+    ----------
+    rate : numpy.ndarray
+        Count rates (DN/s); negative values give no photon noise.
+    ngroups : int
+        Groups per integration.
+    group_time : float, optional
+        Seconds per group (SLITLESSPRISM frame time by default).
+
+    Returns
+    -------
+    var_poisson : numpy.ndarray
+        Same shape and floating dtype as ``rate``.
+    var_rnoise : float
+        The same for every pixel.
+    """
+    t_int = ngroups * group_time
+    rate = np.asarray(rate)
+    var_poisson = np.clip(rate, 0, None) / (t_int * GAIN)
+    var_rnoise = 12.0 * READ_NOISE_DN**2 / (t_int**2 * ngroups)
+    return var_poisson, var_rnoise

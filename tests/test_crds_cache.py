@@ -181,6 +181,33 @@ def test_rebuild_repairs_a_damaged_cache(cache, tmp_path):
     assert cache_is_current(copy)
 
 
+def test_rebuild_never_leaves_a_file_missing_for_a_running_pipeline(cache, tmp_path):
+    """A rebuild (e.g. after an upgrade changed the sources) while a pipeline reads the
+    cache: every file stays in place (crds would otherwise try to download it and fail,
+    as a benchmark did when a demo rebuilt the shared cache under it)."""
+    import threading
+
+    copy = tmp_path / "copy"
+    shutil.copytree(cache, copy)
+    gain = copy / "references" / "jwst" / "miri" / references.REFERENCE_NAMES["gain"]
+    with open(gain, "rb") as held:
+        old_bytes = held.read(2880)
+        expected = build_module.expected_files(copy)
+        (copy / "references" / "jwst" / "miri" / "stale_ref.fits").write_text("stale")
+        worker = threading.Thread(target=build_cache, args=(copy,), kwargs={"force": True})
+        worker.start()
+        missing = set()
+        while worker.is_alive():
+            missing.update(p.name for p in expected if not p.exists())
+        worker.join()
+        held.seek(0)
+        assert held.read(2880) == old_bytes  # an open file keeps its content
+    assert missing == set()
+    assert cache_is_current(copy)
+    assert not (copy / "references" / "jwst" / "miri" / "stale_ref.fits").exists()
+    assert not list(copy.glob(".building-*"))
+
+
 def test_build_refuses_foreign_crds_cache(tmp_path):
     foreign = tmp_path / "real_cache"
     (foreign / "config" / "jwst").mkdir(parents=True)

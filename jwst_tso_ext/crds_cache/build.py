@@ -16,8 +16,10 @@ import datetime
 import hashlib
 import json
 import logging
+import os
 import pprint
 import shutil
+import tempfile
 import time
 from importlib.metadata import PackageNotFoundError, version
 from importlib.resources import files
@@ -147,22 +149,42 @@ def build_cache(path, force=False):
             )
     start = time.monotonic()
     (path / STAMP_NAME).unlink(missing_ok=True)
-    mapdir = path / "mappings" / "jwst"
-    refdir = path / "references" / "jwst" / "miri"
-    cfgdir = path / "config" / "jwst"
-    for directory in (mapdir, refdir):
-        if directory.exists():
-            shutil.rmtree(directory)
-    cfgdir.mkdir(parents=True, exist_ok=True)
-    (cfgdir / "server_config").write_text(pprint.pformat(_server_config()) + "\n")
-    (cfgdir / "ref_cache_subdir_mode").write_text("instrument")
-    references.write_references(refdir)
-    selections = mappings.write_mappings(mapdir, references.REFERENCE_NAMES, references.USEAFTER)
+    path.mkdir(parents=True, exist_ok=True)
+    # Build in a staging directory, then move each file into place with an atomic
+    # rename: a pipeline already running from this cache never finds a file missing
+    # or half written (crds would then try to download it, which fails offline).
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=path))
+    try:
+        cfgdir = staging / "config" / "jwst"
+        cfgdir.mkdir(parents=True)
+        (cfgdir / "server_config").write_text(pprint.pformat(_server_config()) + "\n")
+        (cfgdir / "ref_cache_subdir_mode").write_text("instrument")
+        refdir = staging / "references" / "jwst" / "miri"
+        refdir.mkdir(parents=True)
+        references.write_references(refdir)
+        mapdir = staging / "mappings" / "jwst"
+        mapdir.mkdir(parents=True)
+        selections = mappings.write_mappings(
+            mapdir, references.REFERENCE_NAMES, references.USEAFTER
+        )
+        for built in sorted(f for f in staging.rglob("*") if f.is_file()):
+            target = path / built.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(built, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    expected = set(expected_files(path))
+    for directory in (path / "mappings" / "jwst", path / "references" / "jwst" / "miri"):
+        for stale in directory.iterdir():
+            if stale.is_file() and stale not in expected:
+                stale.unlink()
     stamp = {
         "build": _stamp(),
         "built": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "real_reftypes": sorted(t for t, v in selections.items() if v != "N/A"),
     }
-    (path / STAMP_NAME).write_text(json.dumps(stamp, indent=2) + "\n")
+    partial = path / f"{STAMP_NAME}.{os.getpid()}"
+    partial.write_text(json.dumps(stamp, indent=2) + "\n")
+    os.replace(partial, path / STAMP_NAME)
     log.info("Built offline CRDS cache at %s in %.1f s", path, time.monotonic() - start)
     return path

@@ -12,10 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 from stcal.multiprocessing import compute_num_cores
 
-__all__ = ["MAXIMUM_CORES_CHOICES", "map_in_threads", "thread_count"]
+__all__ = ["MAXIMUM_CORES_CHOICES", "available_cores", "map_in_threads", "thread_count"]
 
 #: Values of a ``maximum_cores`` parameter besides a number, as in jwst's steps.
 MAXIMUM_CORES_CHOICES = ("none", "one", "quarter", "half", "all")
+
+
+def available_cores():
+    """Cores this process may run on (its CPU affinity where the OS reports it)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux only
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 def thread_count(maximum_cores, n_chunks):
@@ -45,8 +51,7 @@ def thread_count(maximum_cores, n_chunks):
             f"maximum_cores must be an integer, 'quarter', 'half', 'all' or 'none', "
             f"not {maximum_cores!r}"
         )
-    available = len(os.sched_getaffinity(0))
-    return max(1, compute_num_cores(text, max(int(n_chunks), 1), available))
+    return max(1, compute_num_cores(text, max(int(n_chunks), 1), available_cores()))
 
 
 def map_in_threads(function, items, n_threads):

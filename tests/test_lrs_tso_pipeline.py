@@ -248,17 +248,22 @@ def test_reference_output_is_released_before_jump(small_exposure, caplog):
 
     _, uncal, _ = small_exposure
     pipeline = LrsTsoPipeline(save_results=False)
-    with _open(uncal) as model, caplog.at_level(logging.INFO):
+    original = datamodels.RampModel(str(uncal))
+    data_before = original.data.copy()
+    with _open(original) as model, caplog.at_level(logging.INFO):
+        assert model is not original  # a caller's model is copied, never changed
         assert model.hasattr("refout")
         seen = {}
-        original = pipeline.jump.run
+        run_jump = pipeline.jump.run
 
         def jump_run(ramp):
             seen["refout_at_jump"] = ramp.hasattr("refout")
-            return original(ramp)
+            return run_jump(ramp)
 
         pipeline.jump.run = jump_run
         rateints = pipeline._stage1(model)
     assert seen == {"refout_at_jump": False}
     assert rateints.data.shape[0] == 60
+    assert original.hasattr("refout")
+    assert np.array_equal(original.data, data_before)
     assert any("REFOUT released" in record.getMessage() for record in caplog.records)

@@ -341,6 +341,31 @@ def test_threads_sparse_flags_and_wide_shifts_do_not_change_the_result(monkeypat
         alone, _, alone_dq = resample.shift_cube(data[i : i + 1], shift, 0.0, dq=dq[i : i + 1])
         assert np.array_equal(out[i], alone[0], equal_nan=True)
         assert np.array_equal(out_dq[i], alone_dq[0])
-    # pixels drawing from beyond the edge: NaN and DO_NOT_USE (3 columns for -3.3 px)
+    # pixels drawing from beyond the edge: NaN and DO_NOT_USE (4 columns for -3.3 px:
+    # sources j + 3 and j + 4)
     assert np.isnan(out[0, :, -4:]).all() and (out_dq[0, :, -4:] & 1).all()
     assert np.isfinite(out[0, :, 4:-4]).all()
+
+
+def test_integer_shifts_move_pixels_exactly_and_unknown_shifts_are_flagged():
+    """Independent check: whole-pixel shifts equal numpy.roll away from the edges."""
+    data, var, dq = (a[:4].copy() for a in _resampling_case(nints=8, seed=9))
+    data[np.isnan(data)] = 1.0
+    var[np.isnan(var)] = 1.0
+    xs = np.array([1.0, -2.0, 0.0, np.nan])
+    ys = np.array([-1.0, 3.0, 2.0, 0.0])
+    out, (out_var,), out_dq = resample.shift_cube(data, xs, ys, variances=[var], dq=dq)
+    for i in range(3):
+        dx, dy = int(xs[i]), int(ys[i])
+        science = np.s_[:, 4:]
+        rolled = np.roll(np.roll(data[i][science], dy, axis=0), dx, axis=1)
+        rolled_var = np.roll(np.roll(var[i][science], dy, axis=0), dx, axis=1)
+        inner = np.s_[3:-3, 3:-3]
+        np.testing.assert_allclose(out[i][science][inner], rolled[inner], rtol=1e-12)
+        np.testing.assert_allclose(out_var[i][science][inner], rolled_var[inner], rtol=1e-12)
+    # rows that would come from beyond the detector are NaN and DO_NOT_USE
+    assert np.isnan(out[1, :3, 4:]).all() and (out_dq[1, :3, 4:] & 1).all()
+    # an integration without a position (NaN shift) is NaN and flagged, reference
+    # columns kept
+    assert np.isnan(out[3, :, 4:]).all() and (out_dq[3, :, 4:] & 1).all()
+    assert np.array_equal(out[3, :, :4], data[3, :, :4])

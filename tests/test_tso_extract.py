@@ -320,8 +320,12 @@ def test_matches_jwst_extract_1d(tmp_path, apcorr_file, kind, config, apcorr):
     assert diffs[worst] < RTOL, f"{worst}: {diffs[worst]:.3g}"
 
 
-def test_matches_jwst_extract_1d_in_threaded_blocks(tmp_path, apcorr_file):
+def test_matches_jwst_extract_1d_in_threaded_blocks(tmp_path, apcorr_file, monkeypatch):
     """One integration per block on two threads: blocks come back in order, same fluxes."""
+    from jwst_tso_ext import parallel
+
+    monkeypatch.setattr(parallel, "available_cores", lambda: 2)  # threads even on one core
+    assert parallel.thread_count("2", 7) == 2
     model = make_lrs_tso(nints=7)
     ref = write_extract1d(tmp_path / "extract1d.json", **CONFIGS[next(iter(CONFIGS))])
     threaded = {"integrations_per_chunk": 1, "maximum_cores": "2"}

@@ -8,6 +8,7 @@ from astropy.table import Table
 from jwst.assign_wcs.assign_wcs import load_wcs
 from stdatamodels.jwst import datamodels
 
+from jwst_tso_ext import parallel
 from jwst_tso_ext.crds_cache import references
 from jwst_tso_ext.miri_lrs import geometry
 from jwst_tso_ext.simulate import scene
@@ -197,7 +198,8 @@ def test_flagged_pixels_are_ignored_and_propagated(drifting):
     assert np.all(result.dq[5, 300:310, 36:39] & datamodels.dqflags.pixel["DO_NOT_USE"])
 
 
-def test_threads_give_the_same_product_and_bad_core_counts_are_refused(drifting):
+def test_threads_give_the_same_product_and_bad_core_counts_are_refused(drifting, monkeypatch):
+    monkeypatch.setattr(parallel, "available_cores", lambda: 2)  # threads even on one core
     model, _, _ = drifting
     one = WavelengthDriftStep.call(model, maximum_cores="1")
     two = WavelengthDriftStep.call(model, maximum_cores="2", chunk_size=16)

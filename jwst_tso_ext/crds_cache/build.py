@@ -153,6 +153,8 @@ def build_cache(path, force=False):
     # Build in a staging directory, then move each file into place with an atomic
     # rename: a pipeline already running from this cache never finds a file missing
     # or half written (crds would then try to download it, which fails offline).
+    # Files of an older build that this one does not write are left in place, for
+    # the same reason; crds ignores files no mapping names.
     staging = Path(tempfile.mkdtemp(prefix=".building-", dir=path))
     try:
         cfgdir = staging / "config" / "jwst"
@@ -173,11 +175,6 @@ def build_cache(path, force=False):
             os.replace(built, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    expected = set(expected_files(path))
-    for directory in (path / "mappings" / "jwst", path / "references" / "jwst" / "miri"):
-        for stale in directory.iterdir():
-            if stale.is_file() and stale not in expected:
-                stale.unlink()
     stamp = {
         "build": _stamp(),
         "built": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

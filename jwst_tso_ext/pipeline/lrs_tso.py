@@ -362,7 +362,7 @@ def _segment_model_class(path):
 
 
 class _open:
-    """Context manager opening a path as a datamodel (models are passed through)."""
+    """Context manager opening a path as a datamodel, or copying a given datamodel."""
 
     def __init__(self, member):
         self.member = member
@@ -377,7 +377,9 @@ class _open:
                     f"{self.member}: cannot be read as a JWST product ({error})"
                 ) from error
             return self.model
-        return self.member
+        # a model handed in by the caller: work on a copy (stage 1 modifies its input)
+        self.model = self.member.copy()
+        return self.model
 
     def __exit__(self, *exc):
         if self.model is not None:

@@ -29,7 +29,6 @@ The definitions reproduced are:
 """
 
 import logging
-import warnings
 
 import numpy as np
 
@@ -194,8 +193,7 @@ def median_background(
     with np.errstate(invalid="ignore", divide="ignore"):
         pixwgt = weight / np.sum(weight, axis=-1, keepdims=True)
     scale = _MEDIAN_ERROR_FACTOR**2 * npix_source**2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # thread-safe
         var_rn = scale * np.nansum(var_rnoise * pixwgt**2, axis=-1)
         var_ph = scale * np.nansum(var_poisson * pixwgt**2, axis=-1)
         var_fl = scale * np.nansum(var_flat * pixwgt**2, axis=-1)
@@ -252,8 +250,7 @@ def poly_background(
     pixwgt = fit_weights[..., None] * np.einsum("ndjk,ndcj->ndck", cov, design)
     bkg_mat = weights @ terms  # (..., d, k)
     pixwgt_tot = np.sum(bkg_mat[..., None, :] * pixwgt, axis=-1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # thread-safe
         var_rn = np.nansum(var_rnoise * pixwgt_tot**2, axis=-1)
         var_ph = np.nansum(var_poisson * pixwgt_tot**2, axis=-1)
         var_fl = np.nansum(var_flat * pixwgt_tot**2, axis=-1)
@@ -341,8 +338,7 @@ def _extract_block(
     flux = np.sum(image_masked * profile, axis=-1)
     npixels = np.sum(profile, axis=-1)
     profile_sq = profile**2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # thread-safe
         var_rn = np.nansum(var_rnoise * profile_sq, axis=-1)
         var_ph = np.nansum(var_poisson * profile_sq, axis=-1)
         var_fl = np.nansum(var_flat * profile_sq, axis=-1)
@@ -351,8 +347,7 @@ def _extract_block(
         var_rn += bvar_rn
         var_ph += bvar_ph
         var_fl += bvar_fl
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             background = np.sum(bkg_2d * profile, axis=-1)
         background[~np.isfinite(background)] = 0.0
     else:

@@ -106,7 +106,9 @@ class TsoExtract1dStep(PackageStepMixin, Step):
             bkg_fit=self.bkg_fit,
             bkg_order=self.bkg_order,
             chunk_size=self.integrations_per_chunk,
-            n_threads=thread_count(self.maximum_cores, model.data.shape[0]),
+            n_threads=thread_count(
+                self.maximum_cores, -(-model.data.shape[0] // self.integrations_per_chunk)
+            ),
             method=self.method,
             clip_sigma=self.optimal_clip_sigma,
             max_iter=self.optimal_max_iter,

@@ -29,6 +29,9 @@ __all__ = ["shift_cube"]
 
 DO_NOT_USE = 1
 
+#: Integrations resampled at once: small chunks keep the filter's arrays in cache.
+CHUNK_SIZE = 32
+
 
 def _tap_weights(t):
     """Per-integration filter weights for sampling input position ``j + t``.
@@ -71,12 +74,13 @@ def _along(axis, start, stop):
 def _add_tap(total, source, weight, offset, axis, edge=False, scratch=None):
     """``total[r] += weight * source[r + offset]`` along ``axis``, one slice per side.
 
-    Outputs whose source lies beyond the ends get the end value (``edge=True``, the
-    spline coefficients) or nothing (values there are masked by the caller).
+    Outputs whose source lies beyond the ends get the source mirrored about the end
+    sample (``edge=True``: the spline coefficients, whose prefilter used the same
+    'mirror' boundary) or nothing (values there are masked by the caller).
     ``scratch`` (shape and dtype of ``total``) avoids a temporary array per tap.
     """
     n = source.shape[axis]
-    lo, hi = max(0, -offset), min(n, n - offset)
+    lo, hi = min(max(0, -offset), n), max(min(n, n - offset), 0)
     if hi > lo:
         target = _along(axis, lo, hi)
         picked = source[_along(axis, lo + offset, hi + offset)]
@@ -86,10 +90,14 @@ def _add_tap(total, source, weight, offset, axis, edge=False, scratch=None):
             product = scratch[target]
             np.multiply(picked, weight, out=product)
             total[target] += product
-    if edge and lo > 0:
-        total[_along(axis, 0, lo)] += weight * source[_along(axis, 0, 1)]
-    if edge and hi < n:
-        total[_along(axis, hi, n)] += weight * source[_along(axis, n - 1, n)]
+    if edge:
+        for start, stop in ((0, lo), (hi, n)):
+            if stop > start:
+                position = np.arange(start, stop) + offset
+                mirrored = np.abs(position)
+                mirrored = np.where(mirrored > n - 1, 2 * (n - 1) - mirrored, mirrored)
+                picked = np.take(source, np.clip(mirrored, 0, n - 1), axis=axis)
+                total[_along(axis, start, stop)] += weight * picked
 
 
 def _or_tap(total, source, use, offset, axis, scratch):
@@ -99,7 +107,7 @@ def _or_tap(total, source, use, offset, axis, scratch):
     from this tap; ``scratch`` has the shape and dtype of ``total``.
     """
     n = source.shape[axis]
-    lo, hi = max(0, -offset), min(n, n - offset)
+    lo, hi = min(max(0, -offset), n), max(min(n, n - offset), 0)
     if hi > lo:
         target = _along(axis, lo, hi)
         picked = scratch[target]
@@ -217,6 +225,8 @@ def _shift_axis(data, variances, dq, t, axis, flag):
         any_missing = bool(missing.any())
         source = np.where(missing, 0, v) if any_missing else v
         total = np.zeros(v.shape, dtype=v.dtype)
+        if scratch.dtype != v.dtype:
+            scratch = np.empty_like(total)
         for k in overlap_taps:
             w = linear[:, k].astype(v.dtype).reshape(weight_shape)
             _add_tap(total, source, w, first + k, axis, scratch=scratch)
@@ -239,7 +249,7 @@ def shift_cube(
     dq=None,
     n_reference_columns=4,
     flag=DO_NOT_USE,
-    chunk_size=32,
+    chunk_size=CHUNK_SIZE,
 ):
     """Move the scene of every integration by (x_shift, y_shift) pixels, conserving flux.
 
@@ -299,7 +309,7 @@ def shift_cube_in_place(
     dq=None,
     n_reference_columns=4,
     flag=DO_NOT_USE,
-    chunk_size=32,
+    chunk_size=CHUNK_SIZE,
     n_threads=1,
 ):
     """`shift_cube` that overwrites its arrays, one chunk of integrations at a time.
@@ -314,7 +324,8 @@ def shift_cube_in_place(
     data : numpy.ndarray
         Cube (nints, nrows, ncols), overwritten.
     x_shift, y_shift : array_like
-        Shift of each integration (pixels), as for `shift_cube`.
+        Shift of each integration (pixels), as for `shift_cube`; an integration
+        with a non-finite shift becomes NaN and ``flag`` (reference columns kept).
     errors, variances : sequence of numpy.ndarray
         Error and variance cubes, overwritten.
     dq : numpy.ndarray, optional
@@ -328,6 +339,10 @@ def shift_cube_in_place(
     nints = data.shape[0]
     x_shift = np.broadcast_to(np.asarray(x_shift, dtype=float), (nints,))
     y_shift = np.broadcast_to(np.asarray(y_shift, dtype=float), (nints,))
+    unknown = ~(np.isfinite(x_shift) & np.isfinite(y_shift))
+    if unknown.any():
+        # no position to move to: those integrations become NaN and DO_NOT_USE
+        x_shift, y_shift = np.where(unknown, 0.0, x_shift), np.where(unknown, 0.0, y_shift)
     science = slice(n_reference_columns, None)  # reference columns are left alone
 
     def shift_chunk(start):
@@ -350,6 +365,11 @@ def shift_cube_in_place(
 
     for _ in map_in_threads(shift_chunk, range(0, nints, chunk_size), n_threads):
         pass
+    if unknown.any():
+        for array in (data, *errors, *variances):
+            array[unknown, :, science] = np.nan
+        if dq is not None:
+            dq[unknown, :, science] |= dq.dtype.type(flag)
 
 
 def smooth_shifts(shifts, window):

@@ -333,7 +333,8 @@ def shift_precision_bound(star, variance, n_reference_columns=4):
     star = np.nan_to_num(np.asarray(star, dtype=float))
     star[:, :n_reference_columns] = 0.0
     variance = np.asarray(variance, dtype=float)
-    first_x, _ = shift_derivatives(star, axis=1)
+    # the same derivative model as the estimator (undersampling-corrected across)
+    first_x, _ = _cross_dispersion_derivatives(star, slice(n_reference_columns, star.shape[1]))
     first_y, _ = shift_derivatives(star, axis=0)
     use = np.isfinite(variance) & (variance > 0)
     use[:, :n_reference_columns] = False
@@ -343,15 +344,22 @@ def shift_precision_bound(star, variance, n_reference_columns=4):
     return float(np.sqrt(covariance[1, 1])), float(np.sqrt(covariance[2, 2]))
 
 
+#: Rows whose reference flux is below this many times its noise are summed plainly.
+MIN_ROW_SNR = 5.0
+#: Rows whose weight system is worse conditioned than this are summed plainly.
+MAX_CONDITION = 1e10
+
+
 def _column_weights(block, derivative_x, second_x, variance, y_weights):
     """Weights collapsing each window row into the spectrum of the dispersion-shift fit.
 
     ``'optimal'``: per row, the minimum-variance weights ``w`` (variance ``sum w**2
-    var``) with ``sum(w R) = 1`` (the weighted sum estimates the row's flux) and
-    ``sum(w R_x) = sum(w R_xx) = 0``: a cross-dispersion shift then leaves the
-    collapsed spectrum unchanged to second order, as it does for a plain sum, so it
-    cannot be mistaken for a dispersion shift. Rows where this has no solution fall
-    back to a plain sum. ``'uniform'``: ones.
+    var``) with ``sum(w R) = 1`` (the weighted sum measures the row's flux relative
+    to the reference) and ``sum(w R_x) = sum(w R_xx) = 0``: a cross-dispersion shift
+    then leaves the collapsed spectrum unchanged to second order, as it does for a
+    plain sum, so it cannot be mistaken for a dispersion shift. Rows without a clear
+    trace (reference flux below `MIN_ROW_SNR` times its noise) or with an
+    ill-conditioned system fall back to a plain sum. ``'uniform'``: ones.
     """
     uniform = np.ones(block.shape)
     if y_weights == "uniform":
@@ -364,7 +372,12 @@ def _column_weights(block, derivative_x, second_x, variance, y_weights):
     normal = np.einsum("rck,rc,rcl->rkl", basis, inverse_var, basis)
     unit = np.zeros((block.shape[0], 3))
     unit[:, 0] = 1.0
-    usable = (np.abs(np.linalg.det(normal)) > 0) & (np.nansum(block, axis=1) > 0)
+    # rows with a clearly detected trace and a well-conditioned system; the others
+    # (padding rows, faint ends) carry no dispersion information worth noisy weights
+    signal = np.nansum(block, axis=1)
+    noise = np.sqrt(np.nansum(np.where(usable_var, variance, 0.0), axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        usable = (signal > MIN_ROW_SNR * noise) & (np.linalg.cond(normal) < MAX_CONDITION)
     solution = np.zeros_like(unit)
     solution[usable] = np.linalg.solve(normal[usable], unit[usable][..., None])[..., 0]
     weights = np.einsum("rck,rk->rc", basis, solution) * inverse_var
@@ -418,11 +431,11 @@ def make_reference(
         The background of a row is the mean over this many neighbouring rows (the
         background is smooth), which keeps its noise out of the dispersion shift.
     y_weights : {'optimal', 'uniform'}, optional
-        How the window columns are summed into the spectrum the dispersion shift is
-        fitted on: weighted by the reference profile over the reference variance
-        (the matched filter of optimal extraction, Horne 1986; it keeps the noise of
-        the background-dominated columns out of the edge rows that fix the shift) or
-        a plain sum.
+        How the window columns are collapsed into the spectrum the dispersion shift
+        is fitted on: per-row minimum-variance weights that measure the row's flux
+        and are blind to a cross-dispersion shift (they keep the noise of the
+        background-dominated columns out of the edge rows that fix the shift; see
+        `_column_weights`), or a plain sum.
 
     Returns
     -------

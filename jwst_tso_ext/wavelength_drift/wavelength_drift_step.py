@@ -35,7 +35,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
     row_padding = integer(default=8)  # rows added on both sides of the bright rows (spectral edges)
     row_range = int_list(min=2, max=2, default=None)  # explicit first, last fitted row (overrides threshold)
     n_iterations = integer(default=3)  # Gauss-Newton iterations of the shift fits
-    y_weights = option('optimal', 'uniform', default='optimal')  # columns collapsed into the spectrum the y shift is fitted on: weighted by reference profile / variance (optimal) or summed (uniform)
+    y_weights = option('optimal', 'uniform', default='optimal')  # columns collapsed into the spectrum the y shift is fitted on: minimum-variance weights blind to an x shift (optimal) or a plain sum (uniform)
     max_reference_frames = integer(default=500)  # integrations entering the median frame
     chunk_size = integer(default=256)  # integrations measured at once
     maximum_cores = string(default='all')  # threads measuring and resampling chunks of integrations: an integer, 'quarter', 'half', 'all' or 'none' (threads share the cube: extra memory is one chunk per thread)
@@ -99,7 +99,9 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         bad = 0
         for name in self.bad_dq_flags or []:
             bad |= dqflags.pixel[str(name).upper()]
-        n_threads = thread_count(self.maximum_cores, result.data.shape[0])
+        n_threads = thread_count(
+            self.maximum_cores, -(-result.data.shape[0] // resample.CHUNK_SIZE)
+        )
         reference_data, reference = _reference_source(self.reference, result)
         if isinstance(reference, int):
             _check_reference_integration(*reference_data, reference, bad)

@@ -190,15 +190,22 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             for index, member in enumerate(members, start=1):
                 log.info("Segment %d of %d: %s", index, len(members), _describe(member))
                 x1d, drift_table = self._process_segment(member)
+                if index < len(members):
+                    x1d = self._spill(x1d, index)
                 x1d_products.append(x1d)
                 drift_tables.append(drift_table)
+            segments = [
+                datamodels.open(x1d) if isinstance(x1d, str) else x1d for x1d in x1d_products
+            ]
+            combined = combine_x1dints(segments)
+            for segment in segments:
+                segment.close()
         finally:
             # the shared segment reference belongs to this exposure only
             self.wavelength_drift.reference = configured_reference
             if self._scratch is not None:
                 self._scratch.cleanup()
 
-        combined = combine_x1dints(x1d_products)
         combined.meta.filename = f"{root}_x1dints.fits"
         if self.output_file is None:
             # stpipe saves the returned product as <output_file>_x1dints.fits
@@ -216,6 +223,24 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         self.detrended_white_light.run(combined)
         log.info("... ending lrs_tso")
         return combined
+
+    def _scratch_directory(self):
+        """This run's temporary directory (made on first use, removed at the end)."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="lrs_tso_")
+        return Path(self._scratch.name)
+
+    def _spill(self, x1d, index):
+        """Keep a finished segment's 1-D product on disk until the segments are combined.
+
+        Its table (every integration x every wavelength x ~20 columns, ~60 MB per 1000
+        integrations) would otherwise stay in memory while the next segments' ramps are
+        processed, and grow with the length of the exposure.
+        """
+        path = self._scratch_directory() / f"segment{index:03d}_x1dints.fits"
+        x1d.save(path)
+        x1d.close()
+        return str(path)
 
     def _process_segment(self, member):
         """Stages 1 and 2 on one segment; returns its x1dints product and drift table."""
@@ -306,8 +331,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         if self.save_results:
             directory = Path(self.output_dir or ".")
         else:
-            self._scratch = tempfile.TemporaryDirectory(prefix="lrs_tso_")
-            directory = Path(self._scratch.name)
+            directory = self._scratch_directory()
         path = directory / f"{self._root}_driftref.fits"
         image.save(path)
         log.info("Later segments measure drift against the reference in %s", path)

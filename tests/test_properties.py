@@ -8,7 +8,8 @@ and random transit depths and ramp amplitudes
 Added here:
 
 * shift estimator: several integrations at once against the median frame, shifts up
-  to +-0.25 px (accuracy bounded by the documented Taylor-model bias); swapping the
+  to +-0.25 px (accuracy bounded by the documented Taylor-model bias, plus for y the
+  x -> y crosstalk of the optimal y weights, ~1e-3 px at 0.25 px in x); swapping the
   reference reverses the sign; a constant background added to an integration changes
   nothing; a whole integration lost (NaN, DO_NOT_USE or zero) gives NaN for it alone
   and leaves the others unchanged.
@@ -36,6 +37,15 @@ def _bias_bound(truth):
     return 2e-3 + 0.25 * np.abs(truth) ** 3
 
 
+def _crosstalk_bound(x_shift):
+    """x -> y crosstalk of the optimal y weights (blind to x to second order only).
+
+    Measured on the noiseless default star: 6e-5 px at 0.1 px, 0.8-1.2e-3 px at 0.25 px
+    (~0.08 |dx|**3); the plain column sum has none, at 1.6x the noise.
+    """
+    return 0.1 * np.abs(x_shift) ** 3
+
+
 # ------------------------------------------------------------- shift estimator
 
 
@@ -49,7 +59,8 @@ def test_shifts_of_several_integrations_against_the_median(xs, ys):
     dx = out["x_shift"] - out["x_shift"][0]
     dy = out["y_shift"] - out["y_shift"][0]
     assert np.all(np.abs(dx - xs) < _bias_bound(xs) + _bias_bound(np.median(xs)))
-    assert np.all(np.abs(dy - ys) < _bias_bound(ys) + _bias_bound(np.median(ys)) + 2e-3)
+    cross = _crosstalk_bound(xs) + _crosstalk_bound(np.median(xs))
+    assert np.all(np.abs(dy - ys) < _bias_bound(ys) + _bias_bound(np.median(ys)) + 2e-3 + cross)
 
 
 @SETTINGS
@@ -59,7 +70,8 @@ def test_swapping_the_reference_reverses_the_shift(dx, dy):
     forward = measure(data, err, dq, reference=0)
     backward = measure(data, err, dq, reference=1)
     assert backward["x_shift"][0] == pytest.approx(-forward["x_shift"][1], abs=_bias_bound(dx))
-    assert backward["y_shift"][0] == pytest.approx(-forward["y_shift"][1], abs=_bias_bound(dy))
+    y_bound = _bias_bound(dy) + 2 * _crosstalk_bound(dx)  # crosstalk is even-ish in dx
+    assert backward["y_shift"][0] == pytest.approx(-forward["y_shift"][1], abs=y_bound)
 
 
 @SETTINGS

@@ -26,8 +26,9 @@ from stpipe import crds_client
 
 from jwst_tso_ext.miri_lrs import geometry
 from jwst_tso_ext.simulate import scene
-from jwst_tso_ext.simulate.wcs import lrs_slitless_wcs
+from jwst_tso_ext.simulate.wcs import describe_calibrated_lrs_cube
 from jwst_tso_ext.tso_extract import TsoExtract1dStep
+from jwst_tso_ext.tsovisit_fix.int_times import build_int_times
 
 
 def make_cube(nints, chunk=100, seed=1):
@@ -50,31 +51,8 @@ def make_cube(nints, chunk=100, seed=1):
     model.var_flat = (1e-4 * data**2).astype(np.float32)
     model.err = np.sqrt(model.var_poisson + model.var_rnoise + model.var_flat)
     model.dq = np.zeros(shape, np.uint32)
-    meta = model.meta
-    meta.instrument.name, meta.instrument.detector = "MIRI", "MIRIMAGE"
-    meta.instrument.filter = "P750L"
-    meta.observation.date, meta.observation.time = "2026-01-01", "00:00:00"
-    meta.exposure.type = "MIR_LRS-SLITLESS"
-    meta.exposure.nints = nints
-    meta.exposure.integration_start, meta.exposure.integration_end = 1, nints
-    meta.visit.tsovisit = True
-    meta.subarray.name = "SLITLESSPRISM"
-    meta.target.source_type = "POINT"
-    meta.wcsinfo.dispersion_direction = 2
-    meta.wcsinfo.spectral_order = 1
-    meta.photometry.pixelarea_steradians = geometry.PIXEL_AREA_SR
-    meta.cal_step.photom = "COMPLETE"
-    meta.wcs = lrs_slitless_wcs(shape[1:])
-    t0 = 60000.0 + np.arange(nints) * 10.0 / 86400
-    t1 = t0 + 10.0 / 86400
-    model.int_times = np.array(
-        list(zip(np.arange(1, nints + 1), t0, (t0 + t1) / 2, t1, t0, (t0 + t1) / 2, t1,
-                 strict=True)),
-        dtype=[("integration_number", "i4"), ("int_start_MJD_UTC", "f8"),
-               ("int_mid_MJD_UTC", "f8"), ("int_end_MJD_UTC", "f8"),
-               ("int_start_BJD_TDB", "f8"), ("int_mid_BJD_TDB", "f8"),
-               ("int_end_BJD_TDB", "f8")],
-    )  # fmt: skip
+    describe_calibrated_lrs_cube(model)
+    model.int_times, _ = build_int_times(60000.0, 10.0, 10.0, 1, nints)
     return model
 
 

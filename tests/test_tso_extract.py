@@ -12,9 +12,8 @@ from jwst.extract_1d import Extract1dStep
 from stdatamodels.jwst import datamodels
 from stpipe import crds_client
 
-from jwst_tso_ext.miri_lrs import geometry
 from jwst_tso_ext.simulate import scene
-from jwst_tso_ext.simulate.wcs import lrs_slitless_wcs
+from jwst_tso_ext.simulate.wcs import describe_calibrated_lrs_cube
 from jwst_tso_ext.tso_extract import TsoExtract1dStep
 from jwst_tso_ext.tso_extract.box_extraction import (
     apply_aperture_correction,
@@ -178,24 +177,7 @@ def make_lrs_tso(nints=5, kind="cube", seed=3, defects=True):
     model = datamodels.CubeModel(data=data) if kind == "cube" else datamodels.SlitModel(data=data)
     model.dq, model.err = dq, err
     model.var_poisson, model.var_rnoise, model.var_flat = var_poisson, var_rnoise, var_flat
-    meta = model.meta
-    meta.instrument.name = "MIRI"
-    meta.instrument.detector = "MIRIMAGE"
-    meta.instrument.filter = "P750L"
-    meta.observation.date = "2026-01-01"
-    meta.observation.time = "00:00:00"
-    meta.exposure.type = "MIR_LRS-SLITLESS"
-    meta.exposure.nints = nints
-    meta.exposure.integration_start = 1
-    meta.exposure.integration_end = nints
-    meta.visit.tsovisit = True
-    meta.subarray.name = "SLITLESSPRISM"
-    meta.target.source_type = "POINT"
-    meta.wcsinfo.dispersion_direction = 2
-    meta.wcsinfo.spectral_order = 1
-    meta.photometry.pixelarea_steradians = geometry.PIXEL_AREA_SR
-    meta.cal_step.photom = "COMPLETE"
-    meta.wcs = lrs_slitless_wcs(data.shape[1:])
+    describe_calibrated_lrs_cube(model)
     model.int_times = int_times(nints)
     return model
 

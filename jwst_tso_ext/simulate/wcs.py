@@ -1,4 +1,4 @@
-"""An analytic MIRI LRS slitless WCS for simulated products.
+"""An analytic MIRI LRS slitless WCS (and minimal metadata) for simulated products.
 
 `lrs_slitless_wcs` maps detector pixels to (RA, Dec, wavelength) with the flight
 wavelength table (`jwst_tso_ext.miri_lrs.geometry`) and a simple linear sky mapping.
@@ -16,7 +16,7 @@ from jwst.assign_wcs.util import wcs_bbox_from_shape
 
 from jwst_tso_ext.miri_lrs import geometry
 
-__all__ = ["lrs_slitless_wcs"]
+__all__ = ["describe_calibrated_lrs_cube", "lrs_slitless_wcs"]
 
 
 def lrs_slitless_wcs(shape=(geometry.N_ROWS, geometry.N_COLUMNS)):
@@ -48,3 +48,40 @@ def lrs_slitless_wcs(shape=(geometry.N_ROWS, geometry.N_COLUMNS)):
     wcs = gwcs.WCS([(detector, transform), (world, None)])
     wcs.bounding_box = wcs_bbox_from_shape(shape)
     return wcs
+
+
+def describe_calibrated_lrs_cube(model):
+    """Give ``model`` the minimal metadata and WCS of a calibrated LRS slitless TSO.
+
+    MIRI, P750L, MIR_LRS-SLITLESS, SLITLESSPRISM, a point source, ``photom`` done,
+    ``NINTS`` from the data, ``TSOVISIT`` set, and `lrs_slitless_wcs`: what
+    ``extract_1d`` and ``tso_extract_1d`` need to run on an in-memory cube (or slit
+    model) made from simulated count rates. ``INT_TIMES`` is left to the caller.
+
+    Parameters
+    ----------
+    model : `~stdatamodels.jwst.datamodels.CubeModel` or `~stdatamodels.jwst.datamodels.SlitModel`
+        Model with 3-D data (integrations, rows, columns); changed in place.
+
+    Returns
+    -------
+    model
+        The same model.
+    """
+    nints = model.data.shape[0]
+    meta = model.meta
+    meta.instrument.name, meta.instrument.detector = "MIRI", "MIRIMAGE"
+    meta.instrument.filter = "P750L"
+    meta.observation.date, meta.observation.time = "2026-01-01", "00:00:00"
+    meta.exposure.type = "MIR_LRS-SLITLESS"
+    meta.exposure.nints = nints
+    meta.exposure.integration_start, meta.exposure.integration_end = 1, nints
+    meta.visit.tsovisit = True
+    meta.subarray.name = "SLITLESSPRISM"
+    meta.target.source_type = "POINT"
+    meta.wcsinfo.dispersion_direction = 2
+    meta.wcsinfo.spectral_order = 1
+    meta.photometry.pixelarea_steradians = geometry.PIXEL_AREA_SR
+    meta.cal_step.photom = "COMPLETE"
+    meta.wcs = lrs_slitless_wcs(model.data.shape[1:])
+    return model

@@ -27,9 +27,10 @@ def _offline(monkeypatch):
     monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "true")
 
 
-def _synthetic(seed=0, nints=NINTS):
+def _synthetic(seed=0, nints=NINTS, cadence=None):
     rng = np.random.default_rng(seed)
-    cadence = CADENCE * NINTS / nints  # same time span whatever the sampling
+    if cadence is None:
+        cadence = CADENCE * NINTS / nints  # same time span whatever the sampling
     bjd = 60000.0 + np.arange(nints) * cadence
     t0 = bjd[nints // 2]
     p = batman.TransitParams()
@@ -79,10 +80,10 @@ def _set_meta(model):
     model.meta.filename = "jw_synth_x1dints.fits"
 
 
-def make_tso_x1dints(seed=0):
+def make_tso_x1dints(seed=0, nints=NINTS, cadence=None):
     """jwst 3.x layout: TSOMultiSpecModel, one row per integration, vector columns."""
-    bjd, t0, wave, flux, err, x_shift = _synthetic(seed)
-    tso = make_tso_specmodel([_spec(wave, flux[0], err[0])] * NINTS)
+    bjd, t0, wave, flux, err, x_shift = _synthetic(seed, nints, cadence)
+    tso = make_tso_specmodel([_spec(wave, flux[0], err[0])] * nints)
     tso.spec_table["WAVELENGTH"][:] = wave
     tso.spec_table["FLUX"][:] = flux
     tso.spec_table["FLUX_ERROR"][:] = err
@@ -169,7 +170,9 @@ def test_step_writes_ecsv_and_plot(tso_model, tmp_path):
     meta = tbl.meta
     assert meta["instrument"] == "MIRI" and meta["target_name"] == "SYNTH-1"
     assert meta["drift_table"] == str(drift_path)
-    assert meta["regressors"] == ["x_shift", "y_shift", "trace_width"]
+    # only the regressor that carries a signal is kept by the BIC
+    assert meta["regressors"] == ["x_shift"]
+    assert meta["regressors_dropped"] == ["y_shift", "trace_width"]
     depth, depth_err = meta["transit_depth"], meta["transit_depth_err"]
     assert abs(depth - RP**2) < 3 * depth_err
     assert 0 < depth_err < 3e-4
@@ -262,10 +265,37 @@ def test_step_wavelength_range_outside_data(tso_model, lo, hi):
                                                           max_wavelength=hi))
 
 
-def test_step_too_few_out_of_transit_points(tso_model):
+def test_step_too_few_out_of_transit_points_fits_systematics_only(tso_model, caplog):
     model, t0, _ = tso_model
-    with pytest.raises(ValueError, match="out-of-transit points"):
-        DetrendedWhiteLightStep.call(model, **step_kwargs(t0, min_out_of_transit=NINTS))
+    with caplog.at_level(logging.WARNING):
+        result = DetrendedWhiteLightStep.call(model, **step_kwargs(t0, min_out_of_transit=NINTS))
+    assert result.meta["detrended_white_light"] == "REDUCED"
+    assert result.meta["astrophysical"] == "none"
+    assert "transit_depth" not in result.meta
+    assert "cannot support a transit model" in caplog.text
+    assert len(result) == NINTS
+
+
+@pytest.mark.parametrize("nints", [4, 10])
+def test_step_short_exposure_degrades_to_what_the_data_support(nints, caplog):
+    """The seed notebook's 10 integrations and a 4-integration product: no crash."""
+    model, _, _ = make_tso_x1dints(seed=4, nints=nints, cadence=16.0 / 86400.0)
+    with caplog.at_level(logging.WARNING):
+        result = DetrendedWhiteLightStep.call(model)  # defaults: no orbit
+    assert len(result) == nints
+    assert result.meta["detrended_white_light"] == "REDUCED"
+    assert result.meta["astrophysical"] == "none"
+    assert result.meta["dropped"] and "No transit found" in caplog.text
+    # the white light is still the plain sum of the spectra, normalised by the fit
+    spectra = spectra_from_model(model)
+    keep = (spectra["wavelength"][0] >= 5.0) & (spectra["wavelength"][0] <= 12.0)
+    np.testing.assert_allclose(result["whitelight_flux"].value,
+                               spectra["flux"][:, keep].sum(axis=1))
+    detrended = np.asarray(result["detrended_flux"])
+    assert np.all(np.abs(detrended - 1.0) < 5 * np.asarray(result["detrended_flux_err"]))
+    if nints == 4:
+        # 4 points cannot hold F0 + slope + a two-parameter ramp
+        assert result.meta["n_free_parameters"] < 4
 
 
 def test_step_eclipse_and_out_of_transit_modes(tso_model):

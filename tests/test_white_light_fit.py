@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from jwst_tso_ext.detrended_white_light import noise
 from jwst_tso_ext.detrended_white_light.systematics import (
     LightCurveModel,
-    detrend,
     in_windows,
     regressors_from_drift_table,
 )
@@ -21,6 +20,7 @@ from jwst_tso_ext.detrended_white_light.white_light import (
     sigma_clip_series,
     sum_white_light,
 )
+from jwst_tso_ext.lightcurve.fit_selection import detrend
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,13 @@ def make_spectra(rp=0.0775, ramp_amp=-0.004, coeff=3e-4, sigma=SIGMA_BIN, seed=3
     }
 
 
+# the fitter's core with a fixed model (model selection is tested in test_fit_selection.py)
 FIT_OPTIONS = {
     "poly_order": 1,
+    "poly_selection": "fixed",
     "ramp": "single",
+    "ramp_selection": "fixed",
+    "regressor_selection": "all",
     "ramp_tau": RAMP_TAU,
     "astrophysical": "transit",
     "astro_params": {"period": PERIOD, "a": A_RS, "inc": INC, "u1": U[0], "u2": U[1],
@@ -263,16 +267,17 @@ def test_out_of_transit_mode_fits_only_outside_windows():
     assert depth == pytest.approx(data["rp"] ** 2, rel=0.3)
 
 
-def test_too_few_out_of_transit_points_raise():
+def test_too_few_out_of_transit_points_drop_the_transit_with_a_warning(caplog):
     data = make_spectra()
     white, white_err, _ = sum_white_light(data["wave"], data["flux"], data["err"], **RANGE)
-    window = [data["time"][5], data["time"][-5]]
-    with pytest.raises(ValueError, match="out-of-transit points"):
-        detrend(data["time"], white, white_err, astrophysical="out_of_transit", windows=window)
-    with pytest.raises(ValueError, match="out-of-transit points"):
-        detrend(data["time"], white, white_err, min_out_of_transit=NINTS,
-                **dict(FIT_OPTIONS, astro_params=dict(FIT_OPTIONS["astro_params"],
-                                                       t0=data["t0"])))
+    options = dict(FIT_OPTIONS, astro_params=dict(FIT_OPTIONS["astro_params"], t0=data["t0"]))
+    with caplog.at_level(logging.WARNING):
+        result = detrend(data["time"], white, white_err, min_out_of_transit=NINTS, **options)
+    assert result["model"].astrophysical == "none"
+    assert result["selection"]["status"] == "REDUCED"
+    assert any("outside the transit" in reason for reason in result["selection"]["dropped"])
+    assert "cannot support a transit model" in caplog.text
+    np.testing.assert_array_equal(result["columns"]["astrophysical_model"], 1.0)
 
 
 def test_eclipse_depth_recovered():
@@ -289,6 +294,7 @@ def test_eclipse_depth_recovered():
     flux = flux + 1e4 * sigma * rng.standard_normal(NINTS)
     err = np.full(NINTS, 1e4 * sigma)
     result = detrend(time, flux, err, astrophysical="eclipse", ramp_tau=RAMP_TAU,
+                     ramp_selection="fixed", poly_selection="fixed",
                      astro_params={"period": PERIOD, "a": A_RS, "inc": INC, "rp": 0.1,
                                    "t0": t_sec, "fp": 0.001},
                      free_params=["fp"])
@@ -299,7 +305,7 @@ def test_eclipse_depth_recovered():
 
 
 def test_model_rejects_unknown_parameters():
-    with pytest.raises(ValueError, match="Unknown free parameters"):
+    with pytest.raises(ValueError, match="Unknown free parameter"):
         LightCurveModel(np.arange(10.0), free_params=["depth"])
     with pytest.raises(ValueError, match="ramp"):
         LightCurveModel(np.arange(10.0), ramp="triple")

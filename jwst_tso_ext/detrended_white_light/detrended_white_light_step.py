@@ -9,7 +9,10 @@ from jwst.lib.suffix import remove_suffix
 from jwst.stpipe import Step
 
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
-from jwst_tso_ext.detrended_white_light.systematics import regressors_from_drift_table
+from jwst_tso_ext.detrended_white_light.systematics import (
+    ASTRO_PARAMS,
+    regressors_from_drift_table,
+)
 from jwst_tso_ext.detrended_white_light.white_light import spectra_from_model
 from jwst_tso_ext.step_mixin import PackageStepMixin
 
@@ -17,7 +20,12 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DetrendedWhiteLightStep"]
 
-DEFAULT_FREE = {"transit": ["t0", "rp", "a", "inc"], "eclipse": ["t0", "fp"], "out_of_transit": []}
+DEFAULT_FREE = {
+    "transit": ["t0", "rp", "a", "inc"],
+    "eclipse": ["t0", "fp", "a"],
+    "out_of_transit": [],
+    "none": [],
+}
 
 
 class DetrendedWhiteLightStep(PackageStepMixin, Step):
@@ -35,25 +43,33 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
     clip_maxiter = integer(default=5)  # Maximum clipping iterations
     time_column = option('BJD_TDB', 'MJD_UTC', default='BJD_TDB')  # Time axis of the fit; t0 in the same (MJD-like) days
     drift_table = string(default=None)  # wavelength_drift ECSV; None: table attached to the input, else <rootname>_drift.ecsv beside it
-    regressors = force_list(default=list('x_shift', 'y_shift'))  # Drift-table columns to decorrelate against; trace_width is opt-in: it is measured from the same pixels as the flux and absorbs some white noise
+    regressors = force_list(default=list('x_shift', 'y_shift'))  # Candidate drift-table columns to decorrelate against; trace_width is opt-in: it is measured from the same pixels as the flux and absorbs some white noise
+    regressor_selection = option('bic', 'all', default='bic')  # bic: forward selection, a regressor is kept only while it lowers the BIC; all: use every regressor
+    regressor_smoothing = integer(default=0)  # Running-median window (integrations) applied to the regressors before the fit (0: as measured)
     poly_order = integer(default=1)  # Highest order of the polynomial in time (0: constant)
     poly_selection = option('bic', 'fixed', default='bic')  # bic: fit orders 0..poly_order, keep the lowest BIC; fixed: use poly_order
-    ramp = option('none', 'single', 'double', default='single')  # Exponential ramp terms
+    ramp = option('none', 'single', 'double', default='single')  # Most exponential ramp terms
+    ramp_selection = option('bic', 'fixed', default='bic')  # bic: fit none..ramp, keep the lowest BIC; fixed: use ramp
     ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
-    astrophysical = option('transit', 'eclipse', 'out_of_transit', default='transit')  # Astrophysical part of the model
+    astrophysical = option('transit', 'eclipse', 'out_of_transit', 'none', default='transit')  # Astrophysical part of the model (none: systematics only)
     windows = float_list(default=None)  # out_of_transit: start1, end1, start2, end2, ... times excluded from the fit
-    free_params = force_list(default=None)  # Fitted astrophysical parameters; None: t0,rp,a,inc (transit) or t0,fp (eclipse)
-    t0 = float(default=None)  # Mid-transit (mid-eclipse) time in time_column days; None: minimum of the smoothed curve
-    period = float(default=1.0)  # Orbital period (days)
-    rp = float(default=0.1)  # Planet-to-star radius ratio
-    a = float(default=10.0)  # Semi-major axis in stellar radii
-    inc = float(default=89.9)  # Inclination (degrees)
+    free_params = force_list(default=None)  # Fitted astrophysical parameters; None: t0,rp,a,inc (transit) or t0,fp,a (eclipse); a/inc are varied as the duration and impact parameter
+    t0 = float(default=None)  # Mid-transit (mid-eclipse) time in time_column days; None: found by a transit search
+    period = float(default=None)  # Orbital period (days); None: 1 d or 20x the exposure, whichever is longer (a single transit hardly constrains it)
+    rp = float(default=0.1)  # Planet-to-star radius ratio (start from the search's depth when free)
+    a = float(default=None)  # Semi-major axis in stellar radii; with inc, the given orbit wins over the search
+    inc = float(default=None)  # Inclination (degrees)
+    duration = float(default=None)  # Total transit duration T14 (days); None: from a and inc, else from the search
+    b = float(default=None)  # Impact parameter; None: from a and inc, else the fit starts from several
+    transit_shape = option('bic', 'physical', 'free_ingress', default='bic')  # physical: ingress from rp and the orbit; free_ingress: ingress of a planet of radius ratio rp_shape, depth of rp; bic: the lower BIC
+    rp_shape = float(default=None)  # Radius ratio setting the ingress when transit_shape is free_ingress (start); None: rp
     ecc = float(default=0.0)  # Eccentricity
     w = float(default=90.0)  # Argument of periastron (degrees)
     u1 = float(default=0.1)  # Quadratic limb darkening u1
     u2 = float(default=0.1)  # Quadratic limb darkening u2
-    fp = float(default=0.001)  # Planet-to-star flux ratio (eclipse)
-    min_out_of_transit = integer(default=20)  # Minimum number of fitted out-of-transit points
+    fp = float(default=0.001)  # Planet-to-star flux ratio (eclipse; start from the search's depth when free)
+    search_min_snr = float(default=7.0)  # Significance (depth / error) of a dip for the transit search to accept it
+    min_out_of_transit = integer(default=20)  # Fewest fitted out-of-transit points for the event to be fitted (else systematics only)
     scale_by_chi2 = boolean(default=True)  # Scale parameter errors by the reduced chi2 when it exceeds 1
     mcmc = boolean(default=False)  # Sample the posterior with emcee after the least-squares fit
     nwalkers = integer(default=32)  # emcee walkers
@@ -129,18 +145,20 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
             clip_maxiter=self.clip_maxiter,
             time_column=self.time_column,
             table_meta=_table_meta(model),
+            regressor_smoothing=self.regressor_smoothing,
+            regressor_selection=self.regressor_selection,
             poly_order=self.poly_order,
             poly_selection=self.poly_selection,
             ramp=self.ramp,
+            ramp_selection=self.ramp_selection,
             ramp_tau=ramp_tau,
             astrophysical=astro,
-            astro_params={
-                k: getattr(self, k)
-                for k in ("t0", "period", "rp", "a", "inc", "ecc", "w", "u1", "u2", "fp")
-            },
+            astro_params={k: getattr(self, k) for k in ASTRO_PARAMS},
             free_params=free,
             windows=self.windows,
             min_out_of_transit=self.min_out_of_transit,
+            search_min_snr=self.search_min_snr,
+            transit_shape=self.transit_shape,
             scale_by_chi2=self.scale_by_chi2,
             mcmc=self.mcmc,
             nwalkers=self.nwalkers,
@@ -149,7 +167,9 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
             seed=self.seed,
         )
         table.meta["drift_table"] = self._drift_path_used
-        table.meta[self.class_alias] = "COMPLETE"
+        # COMPLETE: the requested model (or its BIC choice) was fitted; REDUCED: the data
+        # could not support part of it (meta['dropped'] says what and why)
+        table.meta[self.class_alias] = table.meta["fit_status"]
 
         if self.save_results:
             output_path = self.make_output_path()

@@ -14,8 +14,12 @@ from astropy import units as u
 from astropy.table import QTable
 
 from jwst_tso_ext.detrended_white_light import noise
-from jwst_tso_ext.detrended_white_light.systematics import detrend
-from jwst_tso_ext.detrended_white_light.white_light import sigma_clip_series, sum_white_light
+from jwst_tso_ext.detrended_white_light.white_light import (
+    running_median,
+    sigma_clip_series,
+    sum_white_light,
+)
+from jwst_tso_ext.lightcurve.fit_selection import detrend
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,7 @@ __all__ = ["make_detrended_light_curve"]
 def make_detrended_light_curve(
     spectra, regressors=None, min_wave=5.0, max_wave=12.0, max_bad_fraction=0.5, fill_window=10,
     clip_sigma=5.0, clip_window=21, clip_maxiter=5, time_column="BJD_TDB", table_meta=None,
-    poly_selection="fixed", **fit_options,
+    regressor_smoothing=0, **fit_options,
 ):
     """
     Build the detrended white-light table from extracted spectra.
@@ -46,11 +50,12 @@ def make_detrended_light_curve(
         Time axis of the fit (falls back to ``MJD_UTC`` when BJD_TDB is missing).
     table_meta : dict, optional
         Metadata copied first into ``table.meta`` (instrument, target, ...).
-    poly_selection : {'fixed', 'bic'}
-        'bic': fit every polynomial order from 0 to ``poly_order`` and keep the one with
-        the lowest BIC (recorded in ``meta['poly_order_bic']``); 'fixed': ``poly_order``.
+    regressor_smoothing : int
+        Window (integrations) of a running median applied to each regressor before the
+        fit; 0 or 1 leaves them as measured. Measurement noise in a regressor biases its
+        coefficient toward zero; a median keeps steps sharp.
     **fit_options
-        Passed to :func:`~jwst_tso_ext.detrended_white_light.systematics.detrend`.
+        Passed to :func:`~jwst_tso_ext.lightcurve.fit_selection.detrend`.
 
     Returns
     -------
@@ -91,8 +96,12 @@ def make_detrended_light_curve(
     if clipped.any():
         log.info(f"Sigma clipping flagged {int(clipped.sum())} of {clipped.size} integrations "
                  "(kept in the table, excluded from the fit).")
-    result = _detrend_selecting_order(time, white, white_err, clipped, regressors,
-                                      poly_selection, fit_options)
+    if regressors and regressor_smoothing and regressor_smoothing > 1:
+        regressors = {name: running_median(values, regressor_smoothing)
+                      for name, values in regressors.items()}
+        log.info(f"Regressors smoothed with a {regressor_smoothing}-integration running median.")
+    result = detrend(time, white, white_err, clip_mask=clipped, regressors=regressors,
+                     **fit_options)
     fit = result["fit"]
     fit_mask = result["fit_mask"]
     cols = result["columns"]
@@ -115,8 +124,8 @@ def make_detrended_light_curve(
     tbl["detrended_flux_err"] = cols["detrended_flux_err"]
     tbl["residual"] = cols["residual"]
     model = result["model"]
-    for name in model.regressor_names:
-        tbl[name] = model.regressor_raw[name]
+    for name, values in (regressors or {}).items():
+        tbl[name] = np.asarray(values, float)  # every candidate, kept or not
 
     # Metrics on the fitted points, relative to the full model
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -132,10 +141,23 @@ def make_detrended_light_curve(
     meta["time_column"] = time_column
     meta["astrophysical"] = model.astrophysical
     meta["poly_order"] = model.poly_order
-    if "poly_order_bic" in result:
-        meta["poly_order_bic"] = result["poly_order_bic"]
     meta["ramp_terms"] = model.n_ramp
     meta["regressors"] = list(model.regressor_names)
+    selection = result["selection"]
+    meta["regressors_dropped"] = list(selection["regressors_dropped"])
+    meta["regressor_smoothing"] = int(regressor_smoothing or 0)
+    meta["depth_regressor_correlation"] = dict(selection["depth_correlation"])
+    meta["model_bic"] = {k: (v if isinstance(v, str) else float(v))
+                         for k, v in selection["candidates"].items()}
+    meta["start"] = selection["start"]
+    if selection["impact_start"] is not None:
+        meta["impact_start"] = selection["impact_start"]
+    search = selection["search"]
+    if search is not None:
+        meta["search"] = {k: (v if isinstance(v, (str, bool)) or v is None else float(v))
+                          for k, v in search.items()}
+    meta["fit_status"] = selection["status"]
+    meta["dropped"] = list(selection["dropped"])
     meta["free_parameters"] = list(fit["names"])
     for name, (value, err) in result["parameters"].items():
         meta[name] = value
@@ -146,7 +168,7 @@ def make_detrended_light_curve(
         meta["transit_depth"] = rp**2
         if "rp_err" in meta:
             meta["transit_depth_err"] = 2.0 * abs(rp) * meta["rp_err"]
-    elif model.astrophysical == "eclipse":
+    elif model.astrophysical == "eclipse" and "fp" in meta:
         meta["eclipse_depth"] = meta["fp"]
         if "fp_err" in meta:
             meta["eclipse_depth_err"] = meta["fp_err"]
@@ -171,38 +193,3 @@ def make_detrended_light_curve(
     result["time_column"] = time_column
     result["regressor_names"] = list(model.regressor_names)
     return tbl, result
-
-
-def _detrend_selecting_order(time, white, white_err, clipped, regressors, poly_selection,
-                             fit_options):
-    """`detrend`, with the polynomial order chosen by BIC when ``poly_selection='bic'``.
-
-    A polynomial term that the data do not need is partly degenerate with the ramp and
-    the transit and inflates the depth error; the Bayesian information criterion
-    penalises it. Orders whose model cannot be fitted (too few out-of-transit points)
-    are passed over.
-    """
-    highest = int(fit_options.get("poly_order", 0))
-    if poly_selection != "bic" or highest == 0:
-        return detrend(time, white, white_err, clip_mask=clipped, regressors=regressors,
-                       **fit_options)
-    results, errors = {}, []
-    for order in range(highest + 1):
-        options = dict(fit_options, poly_order=order)
-        try:
-            results[order] = detrend(time, white, white_err, clip_mask=clipped,
-                                     regressors=regressors, **options)
-        except ValueError as error:
-            errors.append(error)
-    if not results:
-        raise errors[0]
-    bics = {
-        order: float(noise.bic(r["fit"]["chi2"], r["fit"]["n_free"], r["fit"]["n_points"]))
-        for order, r in results.items()
-    }
-    best = min(bics, key=bics.get)
-    log.info("Polynomial order by BIC: %d (%s)", best,
-             ", ".join(f"order {k}: {v:.1f}" for k, v in bics.items()))
-    chosen = results[best]
-    chosen["poly_order_bic"] = {str(k): v for k, v in bics.items()}
-    return chosen

@@ -18,7 +18,20 @@ Model
 
 * astrophysical ``A(t)``: a batman quadratic-limb-darkened transit, a batman secondary
   eclipse (normalized to 1 out of eclipse), or 1 (``out_of_transit``: only points outside
-  the given windows are fitted).
+  the given windows are fitted; ``none``: no astrophysical signal, every point fitted).
+
+The transit shape is varied as its total duration ``duration`` (T14, days) and impact
+parameter ``b`` rather than as ``a`` and ``inc``: the two are nearly orthogonal for a
+single transit, while ``a`` and ``inc`` at a fixed period are strongly correlated
+(:mod:`jwst_tso_ext.lightcurve.orbit` converts). Naming ``a`` or ``inc`` as free means
+``duration`` or ``b``; both are reported.
+
+A physical transit's ingress lasts at least ``rp / (1 + rp)`` of ``T14``. With
+``rp_shape`` free the ingress and egress are those of a planet of radius ratio
+``rp_shape`` while the depth stays that of ``rp`` (the batman dip of ``rp_shape``
+scaled by ``(rp / rp_shape)**2``); ``rp_shape = rp`` is the physical transit. This
+lets the fit follow a sharper (or slower) ingress than the default limb darkening and
+geometry allow, without biasing the depth.
 
 Fit
 ---
@@ -36,17 +49,26 @@ import logging
 import numpy as np
 from scipy.optimize import least_squares
 
+from jwst_tso_ext.lightcurve.orbit import default_period, orbit_from_shape, shape_from_orbit
+
 log = logging.getLogger(__name__)
 
-__all__ = ["ASTRO_PARAMS", "LightCurveModel", "fit_light_curve"]
+__all__ = ["ASTRO_PARAMS", "ASTROPHYSICAL_KINDS", "LightCurveModel", "fit_light_curve"]
 
-#: Astrophysical parameters, their default initial value and bounds.
+#: Kinds of astrophysical signal the model knows.
+ASTROPHYSICAL_KINDS = ("transit", "eclipse", "out_of_transit", "none")
+
+#: Astrophysical parameters, their default initial value and bounds (None: set from
+#: the data or the other parameters).
 ASTRO_PARAMS = {
     "t0": (None, (-np.inf, np.inf)),
-    "period": (1.0, (1e-3, np.inf)),
+    "period": (None, (1e-3, np.inf)),
     "rp": (0.1, (0.0, 0.5)),
-    "a": (10.0, (1.0, 1e3)),
-    "inc": (89.9, (0.0, 90.0)),
+    "a": (None, (1.0, 1e3)),
+    "inc": (None, (0.0, 90.0)),
+    "duration": (None, (0.0, np.inf)),
+    "b": (0.3, (0.0, 1.0)),
+    "rp_shape": (None, (0.01, 0.5)),
     "ecc": (0.0, (0.0, 0.99)),
     "w": (90.0, (-360.0, 360.0)),
     "u1": (0.1, (-1.0, 2.0)),
@@ -124,27 +146,50 @@ class LightCurveModel:
             z.append(np.where(np.isfinite(zk), zk, 0.0))
         self.z = np.array(z).reshape(len(z), n)
 
-        if astrophysical not in ("transit", "eclipse", "out_of_transit"):
-            raise ValueError("astrophysical must be 'transit', 'eclipse' or 'out_of_transit', "
+        if astrophysical not in ASTROPHYSICAL_KINDS:
+            raise ValueError(f"astrophysical must be one of {ASTROPHYSICAL_KINDS}, "
                              f"not {astrophysical!r}")
         self.astrophysical = astrophysical
-        values = {k: v[0] for k, v in ASTRO_PARAMS.items()}
-        values.update({k: v for k, v in (astro_params or {}).items() if v is not None})
         unknown = set(astro_params or {}) - set(ASTRO_PARAMS)
         if unknown:
             raise ValueError(f"Unknown astrophysical parameters: {sorted(unknown)}")
+        values = {k: v[0] for k, v in ASTRO_PARAMS.items()}
+        values.update({k: v for k, v in (astro_params or {}).items() if v is not None})
+        if values["period"] is None:
+            values["period"] = default_period(self.span)
         self.astro_values = values
-        if astrophysical == "out_of_transit":
+        if astrophysical in ("out_of_transit", "none"):
             self.free_astro = []
         else:
-            free = list(free_params or [])
-            bad = [p for p in free if p not in ASTRO_PARAMS]
-            if bad:
-                raise ValueError(f"Unknown free parameters {bad}; choose from {list(ASTRO_PARAMS)}")
-            if astrophysical == "transit":
-                free = [p for p in free if p != "fp"]
+            free = []
+            for name in free_params or []:
+                if name not in ASTRO_PARAMS:
+                    raise ValueError(f"Unknown free parameter {name!r}; choose from "
+                                     f"{list(ASTRO_PARAMS)}")
+                # the orbit is varied through the transit shape (see module docstring)
+                name = {"a": "duration", "inc": "b"}.get(name, name)
+                if name not in free and not (astrophysical == "transit" and name == "fp"):
+                    free.append(name)
             self.free_astro = free
+            # the shape comes from (duration, b) unless a fixed orbit (a, inc) is given
+            self.shape_free = bool({"duration", "b"} & set(free))
+            if not self.shape_free and values["a"] is not None and values["inc"] is not None:
+                values["duration"], values["b"] = shape_from_orbit(
+                    values["a"], values["inc"], values["rp"], values["period"], values["ecc"],
+                    values["w"])
+            elif values["duration"] is None:
+                if values["a"] is None or values["inc"] is None:
+                    raise ValueError("The transit shape is unknown: give duration (and b) or "
+                                     "a and inc.")
+                values["duration"], values["b"] = shape_from_orbit(
+                    values["a"], values["inc"], values["rp"], values["period"], values["ecc"],
+                    values["w"])
         self._batman = None
+        # a transit cannot be shorter than two integrations nor outlast half an orbit
+        self.duration_bounds = (
+            2.0 * self.tau_min,
+            min(2.0 * self.span, 0.49 * values["period"]),
+        )
 
         names = ["F0"] + [f"c{k}" for k in range(1, self.poly_order + 1)]
         for k in range(1, self.n_ramp + 1):
@@ -160,7 +205,7 @@ class LightCurveModel:
         params = batman.TransitParams()
         params.t0 = p["t0"]
         params.per = p["period"]
-        params.rp = p["rp"]
+        params.rp = p["rp_shape"]
         params.a = p["a"]
         params.inc = p["inc"]
         params.ecc = p["ecc"]
@@ -193,6 +238,13 @@ class LightCurveModel:
         p = dict(self.astro_values)
         for name, value in zip(self.free_astro, theta[self.n_sys:], strict=True):
             p[name] = value
+        if "rp_shape" not in self.free_astro:
+            p["rp_shape"] = p["rp"]
+        if self.astrophysical in ("transit", "eclipse") and (
+            self.shape_free or p["a"] is None or p["inc"] is None
+        ):
+            p["a"], p["inc"] = orbit_from_shape(p["duration"], p["b"], p["rp_shape"],
+                                                p["period"], p["ecc"], p["w"])
         return p
 
     def astrophysical_model(self, theta):
@@ -209,13 +261,15 @@ class LightCurveModel:
         ndarray (n,)
             The model.
         """
-        if self.astrophysical == "out_of_transit":
+        if self.astrophysical in ("out_of_transit", "none"):
             return np.ones_like(self.time)
         p = self.astro_dict(theta)
         params = self._batman_model(p)
         lc = self._batman.light_curve(params)
         if self.astrophysical == "eclipse":
             lc = lc / (1.0 + p["fp"])
+        elif p["rp_shape"] != p["rp"] and p["rp_shape"] > 0:
+            lc = 1.0 - (p["rp"] / p["rp_shape"]) ** 2 * (1.0 - lc)
         return lc
 
     def systematics_model(self, theta):
@@ -305,45 +359,23 @@ class LightCurveModel:
         hi += [np.inf] * nr
         for name in self.free_astro:
             value = self.astro_values[name]
-            if name == "t0" and value is None:
-                value = self.guess_t0(f, good)
-                self.astro_values["t0"] = value
+            if name == "rp_shape" and value is None:
+                value = self.astro_values["rp"]
+            if value is None:
+                raise ValueError(f"No starting value for the free parameter {name!r}.")
             x0.append(value)
             if name == "t0":
                 lo.append(value - 0.5 * self.span - 1.0)
                 hi.append(value + 0.5 * self.span + 1.0)
+            elif name == "duration":
+                lo.append(self.duration_bounds[0])
+                hi.append(self.duration_bounds[1])
             else:
                 lo.append(ASTRO_PARAMS[name][1][0])
                 hi.append(ASTRO_PARAMS[name][1][1])
         x0, lo, hi = (np.array(v, dtype=float) for v in (x0, lo, hi))
         x0 = np.clip(x0, np.nextafter(lo, hi), np.nextafter(hi, lo))
         return x0, lo, hi
-
-    def guess_t0(self, flux, good):
-        """
-        Guess the mid-transit / mid-eclipse time as the minimum of a smoothed curve.
-
-        Parameters
-        ----------
-        flux : ndarray (n,)
-            White-light flux.
-        good : ndarray of bool (n,)
-            Usable points.
-
-        Returns
-        -------
-        float
-            Time of the minimum, ignoring the first 10% of the observation (ramp).
-        """
-        from jwst_tso_ext.detrended_white_light.white_light import running_median
-
-        window = max(self.time.size // 20, 3)
-        smooth = running_median(flux, window, mask=~good)
-        usable = (self.time > self.t_start + 0.1 * self.span) & np.isfinite(smooth)
-        if not usable.any():
-            return float(self.t_start + 0.5 * self.span)
-        idx = np.nonzero(usable)[0]
-        return float(self.time[idx[np.argmin(smooth[idx])]])
 
 
 def _ramp_starts(model, x0, lo, hi):
@@ -378,7 +410,7 @@ def _warn_at_bounds(model, values, lo, hi):
 
 def fit_light_curve(
     model, flux, error, fit_mask, scale_by_chi2=True, mcmc=False, nwalkers=32, nsteps=2000,
-    burn_fraction=0.5, seed=None,
+    burn_fraction=0.5, seed=None, starts=None,
 ):
     """
     Fit a :class:`LightCurveModel` to a white-light curve.
@@ -401,13 +433,17 @@ def fit_light_curve(
         Fraction of each chain discarded as burn-in.
     seed : int, optional
         Random seed for the walker initialization.
+    starts : list of dict, optional
+        Starting values by parameter name (others from the model's initial guess); the
+        fit is run from each and the lowest chi-square wins. Default: the initial guess
+        with the ramp timescales spread over their bounds.
 
     Returns
     -------
     dict
         ``names``, ``values``, ``errors``, ``covariance``, ``chi2``, ``reduced_chi2``,
         ``n_points``, ``n_free``, ``success``, ``message``, ``systematics``,
-        ``astrophysical``, ``model``, and ``mcmc`` (dict of name to (median, lower error,
+        ``astrophysical``, ``model``, ``start`` (the winning start, by name) and ``mcmc`` (dict of name to (median, lower error,
         upper error) or None).
 
     Raises
@@ -428,12 +464,22 @@ def fit_light_curve(
     def residuals(theta):
         return (f - model.evaluate(theta)[fit_mask]) / e
 
-    res = None
-    for start in _ramp_starts(model, x0, lo, hi):
+    if starts is None:
+        vectors = _ramp_starts(model, x0, lo, hi)
+    else:
+        vectors = []
+        for values in starts:
+            vector = x0.copy()
+            for i, name in enumerate(model.names):
+                if values.get(name) is not None:
+                    vector[i] = values[name]
+            vectors.append(np.clip(vector, np.nextafter(lo, hi), np.nextafter(hi, lo)))
+    res, winner = None, 0
+    for index, start in enumerate(vectors):
         trial = least_squares(residuals, start, bounds=(lo, hi), x_scale="jac", method="trf",
                               max_nfev=2000 * n_free)
         if res is None or trial.cost < res.cost:
-            res = trial
+            res, winner = trial, index
     _warn_at_bounds(model, res.x, lo, hi)
     if not res.success:
         log.warning(f"Least-squares fit did not converge: {res.message}")
@@ -469,6 +515,7 @@ def fit_light_curve(
         "systematics": model.systematics_model(res.x),
         "astrophysical": model.astrophysical_model(res.x),
         "mcmc": None,
+        "start": dict(zip(model.names, vectors[winner], strict=True)),
     }
     out["model"] = out["systematics"] * out["astrophysical"]
     if mcmc:
@@ -581,104 +628,3 @@ def in_windows(time, windows):
             raise ValueError(f"Window start {start} is not before its end {end}.")
         inside |= (time >= start) & (time <= end)
     return inside
-
-
-def detrend(
-    time, flux, error, clip_mask=None, regressors=None, poly_order=1, ramp="single",
-    ramp_tau=0.01, astrophysical="transit", astro_params=None, free_params=("t0", "rp"),
-    windows=None, min_out_of_transit=20, scale_by_chi2=True, mcmc=False, nwalkers=32,
-    nsteps=2000, burn_fraction=0.5, seed=None,
-):
-    """
-    Fit systematics (+ astrophysics) to a white-light curve and derive the detrended curve.
-
-    Parameters
-    ----------
-    time, flux, error : ndarray (n,)
-        Time (days), white-light flux and 1-sigma error.
-    clip_mask : ndarray of bool (n,), optional
-        Points excluded from the fit (kept in the outputs).
-    regressors : dict of str to ndarray, optional
-        Decorrelation regressors.
-    poly_order, ramp, ramp_tau, astrophysical, astro_params, free_params
-        See :class:`LightCurveModel`.
-    windows : sequence of float, optional
-        For ``out_of_transit``: flat list of (start, end) times excluded from the fit.
-    min_out_of_transit : int
-        Minimum number of fitted points outside transit / eclipse / windows.
-    scale_by_chi2, mcmc, nwalkers, nsteps, burn_fraction, seed
-        See :func:`fit_light_curve`.
-
-    Returns
-    -------
-    dict
-        ``fit`` (from :func:`fit_light_curve`), ``model`` (the LightCurveModel),
-        ``fit_mask``, ``out_of_transit`` (bool arrays), ``columns`` (dict of arrays:
-        systematics_model, astrophysical_model, detrended_flux, detrended_flux_err,
-        residual) and ``parameters`` (dict of name to (value, error or None)).
-
-    Raises
-    ------
-    ValueError
-        If too few out-of-transit points remain for the requested model.
-    """
-    time = np.asarray(time, float)
-    flux = np.asarray(flux, float)
-    error = np.asarray(error, float)
-    n = time.size
-    clip_mask = np.zeros(n, bool) if clip_mask is None else np.asarray(clip_mask, bool)
-    fit_mask = ~clip_mask & np.isfinite(flux) & np.isfinite(error) & np.isfinite(time)
-    if astrophysical == "out_of_transit":
-        if not windows:
-            log.warning("astrophysical='out_of_transit' without windows: fitting all points "
-                        "with systematics only.")
-        fit_mask &= ~in_windows(time, windows)
-    model = LightCurveModel(
-        time, poly_order=poly_order, ramp=ramp, ramp_tau=ramp_tau, regressors=regressors,
-        astrophysical=astrophysical, astro_params=astro_params, free_params=free_params,
-        fit_mask=fit_mask,
-    )
-    x0, _, _ = model.initial_guess(flux, fit_mask)
-    if astrophysical != "out_of_transit" and model.astro_values.get("t0") is None:
-        model.astro_values["t0"] = model.guess_t0(flux, fit_mask)
-        x0, _, _ = model.initial_guess(flux, fit_mask)
-    oot = model.astrophysical_model(x0) >= 1.0 - 1e-12
-    n_oot = int((oot & fit_mask).sum())
-    needed = max(int(min_out_of_transit), model.n_sys + 1)
-    if n_oot < needed:
-        raise ValueError(
-            f"Too few out-of-transit points: {n_oot} of {int(fit_mask.sum())} usable points lie "
-            f"outside the transit / eclipse / excluded windows, but the systematics model "
-            f"({model.n_sys} parameters: {', '.join(model.names[:model.n_sys])}) needs at "
-            f"least {needed}; give the planet's orbit (period, a, inc: the defaults P = 1 d, "
-            f"a/Rs = 10 suit hours-long exposures), reduce poly_order/ramp/regressors, or "
-            f"use astrophysical='out_of_transit' with explicit windows."
-        )
-    fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2, mcmc=mcmc,
-                          nwalkers=nwalkers, nsteps=nsteps, burn_fraction=burn_fraction, seed=seed)
-    sys_model = fit["systematics"]
-    astro = fit["astrophysical"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        detrended = flux / sys_model
-        detrended_err = error / sys_model
-    columns = {
-        "systematics_model": sys_model,
-        "astrophysical_model": astro,
-        "detrended_flux": detrended,
-        "detrended_flux_err": detrended_err,
-        "residual": detrended - astro,
-    }
-    params = {}
-    for name, value, err in zip(fit["names"], fit["values"], fit["errors"], strict=True):
-        params[name] = (float(value), float(err))
-    if astrophysical != "out_of_transit":
-        for name, value in model.astro_dict(fit["values"]).items():
-            params.setdefault(name, (float(value), None))
-    return {
-        "fit": fit,
-        "model": model,
-        "fit_mask": fit_mask,
-        "out_of_transit": oot,
-        "columns": columns,
-        "parameters": params,
-    }

@@ -1,0 +1,430 @@
+"""
+The light-curve fit that finds its own start and its own model.
+
+:func:`detrend` is what the white-light step calls. Given a light curve with its
+systematics, it
+
+1. **finds the event** when no mid-time is given: a box search with a systematics
+   basis (:func:`~jwst_tso_ext.lightcurve.transit_search.search_transit`) gives the
+   mid-time, duration and depth; the fit starts from a physically consistent orbit
+   with that duration, from several impact parameters, and keeps the best. A
+   user-given ``t0`` or orbit (``a`` and ``inc``) wins over the search. No event
+   found: a WARNING, and the systematics alone are fitted;
+2. **chooses the systematics model by BIC** (``chi2 + k ln N``): every ramp (none up
+   to the requested number of exponentials) and polynomial order (0 up to the
+   requested one) is fitted and the lowest BIC kept; then the drift regressors are
+   added one at a time (forward selection), each only while it lowers the BIC, so a
+   regressor that carries no signal cannot soak up the transit or inflate the depth
+   error;
+3. **degrades instead of failing** when the data cannot support the requested model
+   (short exposures): models with more parameters than the points allow, or with too
+   few points outside the event, are passed over; with no room for the event the
+   systematics alone are fitted, down to a normalisation. What was dropped and why is
+   logged as a WARNING and returned.
+"""
+
+import logging
+
+import numpy as np
+
+from jwst_tso_ext.detrended_white_light import noise
+from jwst_tso_ext.detrended_white_light.systematics import (
+    LightCurveModel,
+    fit_light_curve,
+    in_windows,
+)
+from jwst_tso_ext.lightcurve.transit_search import search_transit
+
+log = logging.getLogger(__name__)
+
+__all__ = ["detrend", "DEFAULT_IMPACT_STARTS"]
+
+#: Impact parameters the fit is started from when the orbit is not given.
+DEFAULT_IMPACT_STARTS = (0.1, 0.5, 0.8)
+
+_RAMP_LEVELS = ("none", "single", "double")
+_SHAPES = ("bic", "physical", "free_ingress")
+
+
+def _label(ramp, poly_order, regressors):
+    parts = [f"ramp={ramp}", f"poly={poly_order}"]
+    if regressors:
+        parts.append("regressors=" + "+".join(regressors))
+    return ", ".join(parts)
+
+
+def _astro_start(time, flux, error, fit_mask, astrophysical, astro_params, free_params,
+                 search_min_snr, impact_starts):
+    """Starting astrophysical values, the impact parameters to start from, and the search."""
+    given = {k: v for k, v in (astro_params or {}).items() if v is not None}
+    values = dict(given)
+    user_orbit = given.get("a") is not None and given.get("inc") is not None
+    shape_given = user_orbit or given.get("duration") is not None
+    search = None
+    if given.get("t0") is None or not shape_given:
+        search = search_transit(time, flux, error, fit_mask, t0=given.get("t0"),
+                                min_snr=search_min_snr)
+        if given.get("t0") is None and not search["found"]:
+            return None, None, search, "search"
+        values.setdefault("t0", search["t0"])
+        if not shape_given and search["duration"] is not None:
+            values["duration"] = search["duration"]
+        if search["depth"] is not None and search["depth"] > 0:
+            depth_name = "fp" if astrophysical == "eclipse" else "rp"
+            free = set(free_params or [])
+            if depth_name in free or depth_name not in given:
+                values[depth_name] = (float(search["depth"]) if depth_name == "fp"
+                                      else float(np.sqrt(search["depth"])))
+    origin = "user orbit" if user_orbit else ("search" if search is not None else "user")
+    if shape_given:
+        impacts = [None]  # the given orbit fixes the start
+    else:
+        impacts = list(impact_starts)
+    return values, impacts, search, origin
+
+
+def _build(time, fit_mask, ramp, poly_order, ramp_tau, regressors, astrophysical, values,
+           free_params):
+    return LightCurveModel(
+        time, poly_order=poly_order, ramp=ramp, ramp_tau=ramp_tau, regressors=regressors,
+        astrophysical=astrophysical, astro_params=values, free_params=free_params,
+        fit_mask=fit_mask,
+    )
+
+
+def _feasible(model, flux, fit_mask, min_out_of_transit):
+    """None if the data can support ``model``, else the reason they cannot."""
+    n_fit = int(fit_mask.sum())
+    n_free = len(model.names)
+    if n_fit <= n_free:
+        return f"{n_free} parameters need more than the {n_fit} usable points"
+    if model.astrophysical in ("transit", "eclipse"):
+        x0, _, _ = model.initial_guess(flux, fit_mask)
+        oot = model.astrophysical_model(x0) >= 1.0 - 1e-12
+        n_oot = int((oot & fit_mask).sum())
+        needed = max(int(min_out_of_transit), model.n_sys + 1)
+        if n_oot < needed:
+            return (f"only {n_oot} usable points outside the {model.astrophysical}, the "
+                    f"systematics ({model.n_sys} parameters) need {needed}")
+    return None
+
+
+def _starts(model, best_values, impacts):
+    """Start dictionaries: the warm start, over impact parameters and ramp timescales."""
+    base = dict(best_values or {})
+    starts = []
+    for impact in impacts or [None]:
+        start = dict(base)
+        if impact is not None and "b" in model.names:
+            start["b"] = impact
+        starts.append(start)
+    # a second ramp timescale per start: the exponential makes chi2 multi-modal
+    taus = [name for name in model.names if name.startswith("ramp_tau")]
+    if taus:
+        extra = []
+        for start in starts:
+            for fraction in (0.03, 0.15):
+                alternative = dict(start)
+                for k, name in enumerate(taus):
+                    alternative[name] = fraction * model.span * 5.0**k
+                extra.append(alternative)
+        starts = starts + extra
+    return starts
+
+
+def _values_by_name(model, fit):
+    return dict(zip(fit["names"], fit["values"], strict=True))
+
+
+def detrend(
+    time, flux, error, clip_mask=None, regressors=None, poly_order=1, poly_selection="bic",
+    ramp="single", ramp_selection="bic", ramp_tau=(0.01, 0.05), regressor_selection="bic",
+    astrophysical="transit", astro_params=None, free_params=("t0", "rp", "a", "inc"),
+    windows=None, min_out_of_transit=20, search_min_snr=7.0, transit_shape="bic",
+    impact_starts=DEFAULT_IMPACT_STARTS, scale_by_chi2=True, mcmc=False, nwalkers=32,
+    nsteps=2000, burn_fraction=0.5, seed=None,
+):
+    """
+    Fit systematics (+ astrophysics) to a light curve, choosing start and model from the data.
+
+    Parameters
+    ----------
+    time, flux, error : ndarray (n,)
+        Time (days), flux and 1-sigma error.
+    clip_mask : ndarray of bool (n,), optional
+        Points excluded from the fit (kept in the outputs).
+    regressors : dict of str to ndarray, optional
+        Candidate decorrelation regressors.
+    poly_order : int
+        Highest polynomial order in time.
+    poly_selection : {'bic', 'fixed'}
+        Choose the order in ``0..poly_order`` by BIC, or use ``poly_order``.
+    ramp : {'none', 'single', 'double'}
+        Most exponential ramp terms.
+    ramp_selection : {'bic', 'fixed'}
+        Choose the number of ramp terms up to ``ramp`` by BIC, or use ``ramp``.
+    ramp_tau : sequence of float
+        Initial ramp timescales (days).
+    regressor_selection : {'bic', 'all'}
+        Forward selection of the regressors by BIC, or use them all.
+    astrophysical : {'transit', 'eclipse', 'out_of_transit', 'none'}
+        Astrophysical part of the model.
+    astro_params : dict, optional
+        Given values of :data:`~jwst_tso_ext.detrended_white_light.systematics.ASTRO_PARAMS`
+        (None entries are unknown).
+    free_params : sequence of str
+        Astrophysical parameters fitted (``a``/``inc`` mean the transit shape).
+    windows : sequence of float, optional
+        For ``out_of_transit``: flat list of (start, end) times excluded from the fit.
+    min_out_of_transit : int
+        Fewest fitted points outside the event for an event to be fitted.
+    search_min_snr : float
+        Detection threshold of the transit search.
+    transit_shape : {'bic', 'physical', 'free_ingress'}
+        'physical': the ingress follows from ``rp`` and the orbit; 'free_ingress': the
+        ingress has its own radius ratio ``rp_shape`` (see
+        :mod:`~jwst_tso_ext.detrended_white_light.systematics`); 'bic': the lower BIC
+        of the two, chosen on the richest systematics model.
+    impact_starts : sequence of float
+        Impact parameters the fit starts from when the orbit is not given.
+    scale_by_chi2, mcmc, nwalkers, nsteps, burn_fraction, seed
+        See :func:`~jwst_tso_ext.detrended_white_light.systematics.fit_light_curve`.
+
+    Returns
+    -------
+    dict
+        ``fit``, ``model``, ``fit_mask``, ``out_of_transit``, ``columns``
+        (systematics_model, astrophysical_model, detrended_flux, detrended_flux_err,
+        residual), ``parameters`` (name to (value, error or None)) and ``selection``:
+        ``search`` (the search result or None), ``start`` (origin of the start),
+        ``impact_start`` (the impact parameter of the winning start),
+        ``candidates`` (label to BIC, or to the reason it was not fitted),
+        ``regressors_dropped``, ``depth_correlation`` (kept regressor to the correlation
+        of its coefficient with the depth), ``dropped`` (what the requested model lost
+        for lack of data, with why) and ``status`` (``COMPLETE``, or ``REDUCED`` when
+        something was dropped for lack of data).
+
+    Raises
+    ------
+    ValueError
+        If fewer than two points can be fitted, or an argument is invalid.
+    """
+    time = np.asarray(time, float)
+    flux = np.asarray(flux, float)
+    error = np.asarray(error, float)
+    n = time.size
+    clip_mask = np.zeros(n, bool) if clip_mask is None else np.asarray(clip_mask, bool)
+    fit_mask = (~clip_mask & np.isfinite(flux) & np.isfinite(error) & (error > 0)
+                & np.isfinite(time))
+    if fit_mask.sum() < 2:
+        raise ValueError(f"Only {int(fit_mask.sum())} usable point(s): nothing to fit.")
+    if ramp not in _RAMP_LEVELS:
+        raise ValueError(f"ramp must be one of {_RAMP_LEVELS}, not {ramp!r}")
+    dropped = []
+    selection = {"search": None, "start": None, "impact_start": None, "dropped": dropped,
+                 "transit_shape": None}
+
+    if astrophysical == "out_of_transit":
+        if not windows:
+            log.warning("astrophysical='out_of_transit' without windows: fitting all points "
+                        "with systematics only.")
+        fit_mask &= ~in_windows(time, windows)
+    values = dict(astro_params or {})
+    impacts = [None]
+    if astrophysical in ("transit", "eclipse"):
+        start, impacts, search, origin = _astro_start(
+            time, flux, error, fit_mask, astrophysical, astro_params, free_params,
+            search_min_snr, impact_starts)
+        selection["search"] = search
+        selection["start"] = origin
+        if start is None:
+            reason = search.get("reason", "no significant dip")
+            log.warning(f"No {astrophysical} found in the light curve ({reason}); fitting "
+                        "the systematics only. Give t0 (and the orbit) to fit it anyway.")
+            dropped.append(f"{astrophysical}: not found by the search ({reason})")
+            astrophysical = "none"
+            impacts = [None]
+        else:
+            values = start
+
+    ramps = (_RAMP_LEVELS[: _RAMP_LEVELS.index(ramp) + 1] if ramp_selection == "bic"
+             else (ramp,))
+    orders = range(int(poly_order) + 1) if poly_selection == "bic" else (int(poly_order),)
+    candidates_all = dict(regressors or {})
+    base_regressors = list(candidates_all) if regressor_selection == "all" else []
+
+    def fit_structure(kind, ramp_level, order, names, warm, impact_list, free):
+        chosen = {name: candidates_all[name] for name in names}
+        model = _build(time, fit_mask, ramp_level, order, ramp_tau, chosen, kind, values, free)
+        reason = _feasible(model, flux, fit_mask, min_out_of_transit)
+        if reason is not None:
+            return model, None, reason
+        starts = _starts(model, warm, impact_list)
+        if "rp_shape" in model.names and warm is not None and "rp_shape" not in warm:
+            # from the physical transit, and from a sharper ingress
+            starts = starts + [dict(start, rp_shape=0.3 * warm.get("rp", 0.1))
+                               for start in starts]
+        fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2,
+                              starts=starts)
+        return model, fit, None
+
+    def bic_of(fit):
+        return noise.bic(fit["chi2"], fit["n_free"], fit["n_points"])
+
+    if transit_shape not in _SHAPES:
+        raise ValueError(f"transit_shape must be one of {_SHAPES}, not {transit_shape!r}")
+    best = None
+    candidates = {}
+    kinds = [astrophysical, "none"] if astrophysical in ("transit", "eclipse") else [astrophysical]
+    for kind in kinds:
+        warm, impact_list = None, impacts
+        shapes = ["physical"]
+        if kind in ("transit", "eclipse") and transit_shape != "physical":
+            shapes = (["physical", "free_ingress"] if transit_shape == "bic"
+                      else ["free_ingress"])
+        # the richest structure first: its multi-start result warm-starts the others
+        for ramp_level in reversed(ramps):
+            for order in reversed(list(orders)):
+                fitted = []
+                for shape in shapes:
+                    free = list(free_params or [])
+                    if shape == "free_ingress":
+                        free.append("rp_shape")
+                    label = _label(ramp_level, order, base_regressors)
+                    if len(shapes) > 1 or shape != "physical":
+                        label += f", shape={shape}"
+                    model, fit, reason = fit_structure(kind, ramp_level, order,
+                                                       base_regressors, warm, impact_list, free)
+                    if fit is None:
+                        candidates[f"{kind}: {label}"] = reason
+                        continue
+                    value = bic_of(fit)
+                    candidates[f"{kind}: {label}"] = value
+                    fitted.append((value, shape, model, fit))
+                    if warm is None:
+                        warm = _values_by_name(model, fit)
+                        if impact_list != [None] and "b" in model.names:
+                            selection["impact_start"] = fit["start"].get("b")
+                        impact_list = [None]
+                if not fitted:
+                    continue
+                value, shape, model, fit = min(fitted, key=lambda item: item[0])
+                if len(shapes) > 1:
+                    log.info(f"Transit shape by BIC: {shape}")
+                    shapes = [shape]
+                    selection["transit_shape"] = shape
+                if best is None or value < best[2]:
+                    best = (model, fit, value, ramp_level, order)
+        if best is not None:
+            break
+        dropped.append(f"{kind}: "
+                       + "; ".join(f"{k.split(': ', 1)[1]} not fitted ({v})"
+                                   for k, v in candidates.items() if k.startswith(kind)))
+        log.warning(f"The data cannot support a {kind} model with any systematics "
+                    f"({n} integrations, {int(fit_mask.sum())} usable); fitting the "
+                    "systematics only.")
+    if best is None:
+        model = _build(time, fit_mask, "none", 0, ramp_tau, {}, "none", values, free_params)
+        fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2)
+        best = (model, fit, bic_of(fit), "none", 0)
+        candidates["none: " + _label("none", 0, [])] = best[2]
+    model, fit, best_bic, ramp_level, order = best
+    kind = model.astrophysical
+    _log_unsupported(candidates, kind, ramps, orders, dropped)
+
+    # forward selection of the regressors
+    kept = list(base_regressors)
+    remaining = [name for name in candidates_all if name not in kept]
+    while regressor_selection == "bic" and remaining:
+        trials = {}
+        warm = _values_by_name(model, fit)
+        for name in remaining:
+            trial_model, trial_fit, reason = fit_structure(
+                kind, ramp_level, order, kept + [name], warm, [None],
+                [p for p in model.free_astro])
+            label = f"{kind}: " + _label(ramp_level, order, kept + [name])
+            candidates[label] = reason if trial_fit is None else bic_of(trial_fit)
+            if trial_fit is not None:
+                trials[name] = (trial_model, trial_fit, bic_of(trial_fit))
+        if not trials:
+            break
+        name = min(trials, key=lambda k: trials[k][2])
+        if trials[name][2] >= best_bic:
+            break
+        model, fit, best_bic = trials[name]
+        kept.append(name)
+        remaining.remove(name)
+    selection["regressors_dropped"] = [n for n in candidates_all if n not in model.regressor_names]
+    if selection["regressors_dropped"] and regressor_selection == "bic":
+        log.info("Regressors not kept (they do not lower the BIC): %s",
+                 ", ".join(selection["regressors_dropped"]))
+    log.info("Model chosen by BIC: %s, %s", kind,
+             _label(_RAMP_LEVELS[model.n_ramp], model.poly_order, model.regressor_names))
+    selection["candidates"] = candidates
+    selection["depth_correlation"] = _depth_correlation(fit, model)
+    selection["status"] = "REDUCED" if dropped else "COMPLETE"
+
+    if mcmc:
+        fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2,
+                              mcmc=True, nwalkers=nwalkers, nsteps=nsteps,
+                              burn_fraction=burn_fraction, seed=seed,
+                              starts=[_values_by_name(model, fit)])
+    return _result(model, fit, flux, error, fit_mask, selection)
+
+
+def _log_unsupported(candidates, kind, ramps, orders, dropped):
+    """WARN about requested terms of the chosen kind that the data could not support."""
+    unsupported = [f"{k.split(': ', 1)[1]} ({v})" for k, v in candidates.items()
+                   if k.startswith(f"{kind}: ") and isinstance(v, str)]
+    if unsupported:
+        message = "; ".join(unsupported)
+        dropped.append(f"{kind}: not fitted for lack of data: {message}")
+        log.warning(f"Models the data cannot support were not fitted: {message}")
+
+
+def _depth_correlation(fit, model):
+    """Correlation of the depth parameter with each kept regressor's coefficient."""
+    names = fit["names"]
+    depth = "fp" if model.astrophysical == "eclipse" else "rp"
+    if depth not in names:
+        return {}
+    cov = fit["covariance"]
+    i = names.index(depth)
+    out = {}
+    for regressor in model.regressor_names:
+        j = names.index(f"d_{regressor}")
+        denominator = np.sqrt(cov[i, i] * cov[j, j])
+        out[regressor] = float(cov[i, j] / denominator) if denominator > 0 else float("nan")
+    return out
+
+
+def _result(model, fit, flux, error, fit_mask, selection):
+    sys_model = fit["systematics"]
+    astro = fit["astrophysical"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        detrended = flux / sys_model
+        detrended_err = error / sys_model
+    columns = {
+        "systematics_model": sys_model,
+        "astrophysical_model": astro,
+        "detrended_flux": detrended,
+        "detrended_flux_err": detrended_err,
+        "residual": detrended - astro,
+    }
+    params = {}
+    for name, value, err in zip(fit["names"], fit["values"], fit["errors"], strict=True):
+        params[name] = (float(value), float(err))
+    if model.astrophysical in ("transit", "eclipse"):
+        for name, value in model.astro_dict(fit["values"]).items():
+            if value is not None:
+                params.setdefault(name, (float(value), None))
+    oot = astro >= 1.0 - 1e-12
+    return {
+        "fit": fit,
+        "model": model,
+        "fit_mask": fit_mask,
+        "out_of_transit": oot,
+        "columns": columns,
+        "parameters": params,
+        "selection": selection,
+    }

@@ -1,0 +1,149 @@
+"""
+Find a transit or eclipse in a light curve that still carries its systematics.
+
+This is the box least-squares search of Kovacs, Zucker & Mazeh (2002) as
+`astropy.timeseries.BoxLeastSquares` implements it, with one difference that MIRI
+needs: BLS fits a box against a *constant* baseline, and the MIRI response ramp (a
+fraction of a percent over the first tens of minutes, as deep as a hot Jupiter's
+transit) then wins as a "transit" at the start of the exposure. Here each trial box
+is fitted jointly with a small systematics basis (offset, slope and two exponential
+ramps), all linear, so the trial depths and their significance come from one
+Schur complement per box, for every box at once (cumulative sums, no loop over
+points). A single event is searched (the exposure covers at most one transit).
+"""
+
+import logging
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+__all__ = ["search_transit", "MIN_SEARCH_POINTS"]
+
+#: Fewer usable points than this and no search is attempted.
+MIN_SEARCH_POINTS = 12
+
+#: Exponential-ramp timescales of the search basis, as fractions of the exposure.
+RAMP_FRACTIONS = (0.03, 0.15)
+
+
+def _basis(time):
+    """Systematics basis (n, m): offset, slope and exponential ramps."""
+    start = time[0]
+    span = max(time[-1] - start, np.finfo(float).tiny)
+    columns = [np.ones_like(time), 2.0 * (time - start) / span - 1.0]
+    columns += [np.exp(-(time - start) / (fraction * span)) for fraction in RAMP_FRACTIONS]
+    return np.stack(columns, axis=1)
+
+
+def search_transit(
+    time, flux, error, mask=None, *, min_duration=None, max_duration=None, n_durations=40,
+    max_starts=2000, t0=None, min_snr=7.0,
+):
+    """
+    Locate the strongest dip (transit or eclipse) in a light curve with systematics.
+
+    Parameters
+    ----------
+    time, flux, error : ndarray (n,)
+        Times (days, increasing), flux and 1-sigma error.
+    mask : ndarray of bool (n,), optional
+        Points to use (default: every finite point).
+    min_duration, max_duration : float, optional
+        Shortest and longest box (days). Default: three cadences and 80 % of the
+        exposure.
+    n_durations : int
+        Number of trial durations, spaced geometrically.
+    max_starts : int
+        Most trial start times per duration (every point when fewer).
+    t0 : float, optional
+        Known mid-event time: only boxes centred within two cadences (or 2 % of the
+        exposure) of it are tried.
+    min_snr : float
+        Depth significance (depth / its error) for a detection.
+
+    Returns
+    -------
+    dict
+        ``found`` (bool), ``t0``, ``duration`` (box length, days), ``depth`` (fraction
+        of the median flux), ``depth_err``, ``snr`` and ``n_in_box`` of the best box;
+        ``reason`` (str) when nothing was found. Boxes leave at least two points on
+        each side, so a ramp at the start is not mistaken for an event.
+    """
+    time = np.asarray(time, float)
+    flux = np.asarray(flux, float)
+    error = np.asarray(error, float)
+    use = np.isfinite(time) & np.isfinite(flux) & np.isfinite(error) & (error > 0)
+    if mask is not None:
+        use &= np.asarray(mask, bool)
+    empty = {"found": False, "t0": t0, "duration": None, "depth": None, "depth_err": None,
+             "snr": 0.0, "n_in_box": 0}
+    if use.sum() < MIN_SEARCH_POINTS:
+        return dict(empty, reason=f"only {int(use.sum())} usable points (a search needs "
+                                  f"{MIN_SEARCH_POINTS})")
+    order = np.argsort(time[use])
+    t = time[use][order]
+    level = np.median(flux[use])
+    f = flux[use][order] / level
+    w = (level / error[use][order]) ** 2
+    n = t.size
+    span = t[-1] - t[0]
+    cadence = float(np.median(np.diff(t)))
+    min_duration = 3.0 * cadence if min_duration is None else float(min_duration)
+    max_duration = 0.8 * span if max_duration is None else float(max_duration)
+    if not 0 < min_duration < max_duration:
+        return dict(empty, reason=f"no room for a box between {min_duration:.3g} and "
+                                  f"{max_duration:.3g} d")
+
+    basis = _basis(t)
+    weighted = basis * w[:, None]
+    gram_inv = np.linalg.pinv(basis.T @ weighted)
+    projection = basis.T @ (w * f)
+    zero = np.zeros((1, basis.shape[1]))
+    cum_basis = np.concatenate([zero, np.cumsum(weighted, axis=0)])
+    cum_w = np.concatenate([[0.0], np.cumsum(w)])
+    cum_wf = np.concatenate([[0.0], np.cumsum(w * f)])
+
+    step = max(1, n // max_starts)
+    starts_all = np.arange(2, n - 3, step)
+    best = None
+    for duration in np.geomspace(min_duration, max_duration, n_durations):
+        ends = np.searchsorted(t, t[starts_all] + duration - 0.5 * cadence, side="right")
+        ok = (ends <= n - 2) & (ends - starts_all >= 1)
+        s, e = starts_all[ok], ends[ok]
+        if t0 is not None:
+            centre = 0.5 * (t[s] + t[e - 1])
+            near = np.abs(centre - t0) <= max(2.0 * cadence, 0.02 * span)
+            s, e = s[near], e[near]
+        if s.size == 0:
+            continue
+        cross = cum_basis[e] - cum_basis[s]  # basis^T W box, (k, m)
+        box_weight = cum_w[e] - cum_w[s]
+        box_flux = cum_wf[e] - cum_wf[s]
+        solved = cross @ gram_inv
+        information = box_weight - np.einsum("km,km->k", solved, cross)
+        valid = information > 1e-12 * box_weight
+        with np.errstate(invalid="ignore", divide="ignore"):
+            depth = -(box_flux - solved @ projection) / information
+            snr = depth * np.sqrt(information)
+        snr = np.where(valid & (depth > 0), snr, -np.inf)
+        k = int(np.argmax(snr))
+        if best is None or snr[k] > best["snr"]:
+            best = {
+                "snr": float(snr[k]),
+                "depth": float(depth[k]),
+                "depth_err": float(1.0 / np.sqrt(information[k])),
+                "t0": float(0.5 * (t[s[k]] + t[e[k] - 1])),
+                "duration": float(t[e[k] - 1] - t[s[k]] + cadence),
+                "n_in_box": int(e[k] - s[k]),
+            }
+    if best is None or not np.isfinite(best["snr"]):
+        return dict(empty, reason="no box with a dip fits in the exposure")
+    best["found"] = best["snr"] >= min_snr
+    if not best["found"]:
+        best["reason"] = (f"the deepest dip has S/N {best['snr']:.1f}, below the detection "
+                          f"threshold {min_snr:g}")
+    log.info("Transit search: best box at %.6f, %.4f d long, depth %.0f +/- %.0f ppm "
+             "(S/N %.1f, %d points)", best["t0"], best["duration"], 1e6 * best["depth"],
+             1e6 * best["depth_err"], best["snr"], best["n_in_box"])
+    return best

@@ -1,0 +1,190 @@
+"""
+Light-curve check scenes made without any transit model of this package.
+
+The white-light fit uses batman light curves; validating it on scenes from the same
+model family (or from the simulator, which also uses batman) would hide wrong minima
+and model-family mismatches. These scenes are built from the simplest shapes: a
+trapezoid (linear ingress and egress, flat bottom), a box, an exponential ramp, and
+pointing drifts drawn as smoothed random walks, optionally correlated with the event,
+with photon + read noise per wavelength bin. The truth is the flat-bottom depth.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["LightCurveScene", "trapezoid", "make_spectra"]
+
+
+@dataclass
+class LightCurveScene:
+    """One check scene; times are fractions of the exposure unless stated.
+
+    Attributes
+    ----------
+    nints : int
+        Integrations.
+    cadence_s : float
+        Seconds per integration.
+    depth : float
+        Flat-bottom depth (fraction).
+    duration : float
+        First-to-fourth contact duration, fraction of the exposure.
+    ingress : float
+        Ingress duration as a fraction of ``duration`` (0: a box).
+    t0 : float
+        Mid-event time, fraction of the exposure from its start.
+    ramp_amplitude, ramp_timescale : float
+        Flux multiplied by ``1 - A exp(-t / tau)``, tau a fraction of the exposure.
+    slope : float
+        Linear trend over the exposure (fractional change end minus start).
+    drift_rms : float
+        rms (px) of the smooth pointing wander of each axis.
+    y_event_coupling, x_event_coupling : float
+        px added to the y / x shift times the event's normalised shape
+        (positive: the regressor rises during the event; negative: it dips).
+    x_step, x_step_time : float
+        A pointing step in x (px) at the given time (fraction of the exposure).
+    flux_per_px_x : float
+        Fractional flux change per px of x shift (0: flux ignores position).
+    regressor_noise : float
+        Measurement noise (px rms) of the drift regressors.
+    electrons : float
+        Electrons per integration in the whole white light.
+    read_noise_e : float
+        Read noise per wavelength bin and integration (electrons rms).
+    nwave : int
+        Wavelength bins.
+    """
+
+    nints: int = 200
+    cadence_s: float = 20.0
+    depth: float = 0.0062
+    duration: float = 0.3
+    ingress: float = 0.13
+    t0: float = 0.5
+    ramp_amplitude: float = 0.006
+    ramp_timescale: float = 0.05
+    slope: float = 0.0
+    drift_rms: float = 0.02
+    y_event_coupling: float = 0.0
+    x_event_coupling: float = 0.0
+    x_step: float = 0.0
+    x_step_time: float = 0.8
+    flux_per_px_x: float = 0.0
+    regressor_noise: float = 0.005
+    electrons: float = 4e7
+    read_noise_e: float = 2000.0
+    nwave: int = 20
+
+
+def trapezoid(phase, t0, duration, ingress, depth):
+    """
+    Flat-bottomed trapezoid dip (1 outside), linear ingress and egress.
+
+    Parameters
+    ----------
+    phase : ndarray
+        Times (any unit).
+    t0, duration : float
+        Mid-time and first-to-fourth contact duration (same unit).
+    ingress : float
+        Ingress duration as a fraction of ``duration`` (0: a box).
+    depth : float
+        Flat-bottom depth.
+
+    Returns
+    -------
+    ndarray
+        Relative flux.
+    """
+    half = 0.5 * duration
+    edge = ingress * duration
+    distance = np.abs(np.asarray(phase, float) - t0)
+    if edge <= 0:
+        shape = (distance <= half).astype(float)
+    else:
+        shape = np.clip((half - distance) / edge, 0.0, 1.0)
+    return 1.0 - depth * shape
+
+
+def _wander(rng, n, rms):
+    """Smooth random walk with the given rms (a pointing wander)."""
+    walk = np.cumsum(rng.standard_normal(n))
+    kernel = np.ones(max(n // 20, 1)) / max(n // 20, 1)
+    walk = np.convolve(walk - walk.mean(), kernel, mode="same")
+    std = walk.std()
+    return rms * walk / std if std > 0 else walk
+
+
+def make_spectra(scene, seed):
+    """
+    Spectra (``spectra_from_model`` layout), regressors and truth of one realisation.
+
+    Parameters
+    ----------
+    scene : LightCurveScene
+        The scene.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    spectra : dict
+        ``int_num``, ``mjd_utc``, ``bjd_tdb``, ``wavelength`` (nwave,), ``flux``,
+        ``error``, ``dq`` (nints, nwave), ``flux_unit``.
+    regressors : dict
+        ``x_shift``, ``y_shift`` (px), as measured (with noise).
+    truth : dict
+        ``depth`` (flat bottom), ``t0`` and ``t_flat`` (start and end of the flat
+        bottom, days, BJD-like), ``event`` (the noiseless relative event, nints),
+        ``expected_noise`` (relative white-light noise per integration).
+    """
+    rng = np.random.default_rng(seed)
+    n = scene.nints
+    phase = (np.arange(n) + 0.5) / n
+    days = scene.cadence_s * n / 86400.0
+    time = 60400.0 + phase * days
+    event = trapezoid(phase, scene.t0, scene.duration, scene.ingress, scene.depth)
+    shape = (1.0 - event) / scene.depth if scene.depth > 0 else np.zeros(n)
+    x_true = _wander(rng, n, scene.drift_rms) + scene.x_event_coupling * shape
+    x_true = x_true + scene.x_step * (phase >= scene.x_step_time)
+    y_true = _wander(rng, n, scene.drift_rms) + scene.y_event_coupling * shape
+    systematics = (1.0 - scene.ramp_amplitude * np.exp(-phase / scene.ramp_timescale))
+    systematics *= 1.0 + scene.slope * (phase - 0.5)
+    systematics *= 1.0 + scene.flux_per_px_x * x_true
+    relative = event * systematics
+
+    wave = np.linspace(5.0, 12.0, scene.nwave)
+    weights = np.exp(-0.5 * ((wave - 7.0) / 2.5) ** 2)
+    weights /= weights.sum()
+    expected_e = scene.electrons * relative[:, None] * weights[None, :]
+    sigma_e = np.sqrt(expected_e + scene.read_noise_e**2)
+    counts = expected_e + sigma_e * rng.standard_normal(expected_e.shape)
+    to_mjy = 1e-5  # arbitrary flux unit per electron
+    white_sigma = np.sqrt((sigma_e**2).sum(axis=1)) / (scene.electrons * relative)
+    half_flat = 0.5 * scene.duration * (1.0 - 2.0 * scene.ingress)
+    spectra = {
+        "int_num": np.arange(1, n + 1),
+        "mjd_utc": time - 0.0008,
+        "bjd_tdb": time,
+        "wavelength": wave,
+        "flux": counts * to_mjy,
+        "error": sigma_e * to_mjy,
+        "dq": np.zeros(counts.shape, np.uint32),
+        "flux_unit": "mJy",
+    }
+    noise = scene.regressor_noise
+    regressors = {
+        "x_shift": x_true + noise * rng.standard_normal(n),
+        "y_shift": y_true + noise * rng.standard_normal(n),
+    }
+    truth = {
+        "depth": scene.depth,
+        "t0": 60400.0 + scene.t0 * days,
+        "t_flat": (60400.0 + (scene.t0 - half_flat) * days,
+                   60400.0 + (scene.t0 + half_flat) * days),
+        "event": event,
+        "expected_noise": float(np.median(white_sigma)),
+    }
+    return spectra, regressors, truth

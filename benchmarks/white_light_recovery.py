@@ -38,7 +38,11 @@ from jwst_tso_ext.detrended_white_light.detrended_white_light_step import (
 )
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
 from jwst_tso_ext.detrended_white_light.systematics import ASTRO_PARAMS
-from jwst_tso_ext.simulate.check_scenes import LightCurveScene, make_spectra
+from jwst_tso_ext.simulate.check_scenes import (
+    LightCurveScene,
+    flat_bottom_depth,
+    make_spectra,
+)
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -84,31 +88,6 @@ def step_defaults(kind):
         free_params=DEFAULT_FREE[kind], min_out_of_transit=step.min_out_of_transit,
         search_min_snr=step.search_min_snr, transit_shape=step.transit_shape,
     )
-
-
-def flat_bottom_depth(result, truth):
-    """The fitted model's mean depth over the scene's flat bottom, and its error.
-
-    The error propagates the fit's covariance through the numerical derivative of that
-    mean with respect to the astrophysical parameters.
-    """
-    model, fit = result["model"], result["fit"]
-    times = model.time
-    flat = (times > truth["t_flat"][0]) & (times < truth["t_flat"][1])
-
-    def mean_depth(theta):
-        return float(np.mean(1.0 - model.astrophysical_model(theta)[flat]))
-
-    theta = np.asarray(fit["values"], float)
-    gradient = np.zeros(theta.size)
-    for i in range(model.n_sys, theta.size):
-        step = max(1e-3 * fit["errors"][i], 1e-9 * max(abs(theta[i]), 1.0))
-        up, down = theta.copy(), theta.copy()
-        up[i] += step
-        down[i] -= step
-        gradient[i] = (mean_depth(up) - mean_depth(down)) / (2.0 * step)
-    variance = gradient @ fit["covariance"] @ gradient
-    return mean_depth(theta), float(np.sqrt(max(variance, 0.0)))
 
 
 def measure(table, result, truth, kind):
@@ -172,7 +151,7 @@ def main(argv=None):
         row = run_case(name, args.realisations)
         row["seconds"] = round(time.monotonic() - t, 1)
         rows.append(row)
-        print(f"{name:28s} found {row['found']}/{row['realisations']}  pull "
+        print(f"{name:28s} found {row['found']}/{row['realisations']}  pull "  # noqa: T201
               f"{row['mean_pull']:+.2f} +/- {row['std_pull']:.2f} (max {row['max_abs_pull']:.2f}"
               f"; rp2 {row['mean_pull_rp2']:+.2f})  rms/exp {row['rms_to_expected']:.3f}  "
               f"err/no-reg {row['error_vs_no_regressors']:.2f}  reg kept "
@@ -203,7 +182,7 @@ def main(argv=None):
             f"| {row['mean_pull_rp2']:+.2f} | {row['rms_to_expected']:.3f} "
             f"| {row['error_vs_no_regressors']:.2f} | {row['regressor_kept_fraction']:.2f} |")
     (RESULTS / f"white_light_recovery_{stamp}.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS / f'white_light_recovery_{stamp}.md'}")
+    print(f"wrote {RESULTS / f'white_light_recovery_{stamp}.md'}")  # noqa: T201
     return 0
 
 

@@ -48,6 +48,7 @@ import logging
 
 import numpy as np
 from scipy.optimize import least_squares
+from threadpoolctl import threadpool_limits
 
 from jwst_tso_ext.lightcurve.orbit import default_period, orbit_from_shape, shape_from_orbit
 
@@ -443,8 +444,8 @@ def fit_light_curve(
     dict
         ``names``, ``values``, ``errors``, ``covariance``, ``chi2``, ``reduced_chi2``,
         ``n_points``, ``n_free``, ``success``, ``message``, ``systematics``,
-        ``astrophysical``, ``model``, ``start`` (the winning start, by name) and ``mcmc`` (dict of name to (median, lower error,
-        upper error) or None).
+        ``astrophysical``, ``model``, ``start`` (the winning start, by name) and
+        ``mcmc`` (dict of name to (median, lower error, upper error) or None).
 
     Raises
     ------
@@ -475,11 +476,14 @@ def fit_light_curve(
                     vector[i] = values[name]
             vectors.append(np.clip(vector, np.nextafter(lo, hi), np.nextafter(hi, lo)))
     res, winner = None, 0
-    for index, start in enumerate(vectors):
-        trial = least_squares(residuals, start, bounds=(lo, hi), x_scale="jac", method="trf",
-                              max_nfev=2000 * n_free)
-        if res is None or trial.cost < res.cost:
-            res, winner = trial, index
+    # the trust-region solver decomposes a tall, narrow Jacobian (n points x ~10
+    # parameters) every iteration; threaded BLAS makes that 20-50x slower, not faster
+    with threadpool_limits(limits=1, user_api="blas"):
+        for index, start in enumerate(vectors):
+            trial = least_squares(residuals, start, bounds=(lo, hi), x_scale="jac",
+                                  method="trf", max_nfev=2000 * n_free)
+            if res is None or trial.cost < res.cost:
+                res, winner = trial, index
     _warn_at_bounds(model, res.x, lo, hi)
     if not res.success:
         log.warning(f"Least-squares fit did not converge: {res.message}")

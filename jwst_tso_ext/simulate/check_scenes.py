@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LightCurveScene", "trapezoid", "make_spectra"]
+__all__ = ["LightCurveScene", "trapezoid", "make_spectra", "flat_bottom_depth"]
 
 
 @dataclass
@@ -188,3 +188,43 @@ def make_spectra(scene, seed):
         "expected_noise": float(np.median(white_sigma)),
     }
     return spectra, regressors, truth
+
+
+def flat_bottom_depth(result, truth):
+    """
+    The fitted model's mean depth over the scene's flat bottom, and its error.
+
+    A limb-darkened fit draws no flat bottom, so its ``rp**2`` is not the depth of a
+    trapezoid; the mean of its model over the scene's flat bottom is. The error
+    propagates the fit's covariance through the numerical derivative of that mean
+    with respect to the astrophysical parameters.
+
+    Parameters
+    ----------
+    result : dict
+        A :func:`~jwst_tso_ext.lightcurve.fit_selection.detrend` result.
+    truth : dict
+        The scene's truth (``t_flat``).
+
+    Returns
+    -------
+    depth, error : float
+        The mean depth and its 1-sigma error.
+    """
+    model, fit = result["model"], result["fit"]
+    times = model.time
+    flat = (times > truth["t_flat"][0]) & (times < truth["t_flat"][1])
+
+    def mean_depth(theta):
+        return float(np.mean(1.0 - model.astrophysical_model(theta)[flat]))
+
+    theta = np.asarray(fit["values"], float)
+    gradient = np.zeros(theta.size)
+    for i in range(model.n_sys, theta.size):
+        step = max(1e-3 * fit["errors"][i], 1e-9 * max(abs(theta[i]), 1.0))
+        up, down = theta.copy(), theta.copy()
+        up[i] += step
+        down[i] -= step
+        gradient[i] = (mean_depth(up) - mean_depth(down)) / (2.0 * step)
+    variance = gradient @ fit["covariance"] @ gradient
+    return mean_depth(theta), float(np.sqrt(max(variance, 0.0)))

@@ -33,11 +33,9 @@ import numpy as np
 from astropy.table import Table
 
 from jwst_tso_ext.detrended_white_light.detrended_white_light_step import (
-    DEFAULT_FREE,
     DetrendedWhiteLightStep,
 )
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
-from jwst_tso_ext.detrended_white_light.systematics import ASTRO_PARAMS
 from jwst_tso_ext.simulate.check_scenes import (
     LightCurveScene,
     flat_bottom_depth,
@@ -75,19 +73,7 @@ CASES = {
 
 def step_defaults(kind):
     """The step's default options for ``make_detrended_light_curve`` (no orbit given)."""
-    step = DetrendedWhiteLightStep()
-    return dict(
-        min_wave=step.min_wavelength, max_wave=step.max_wavelength,
-        max_bad_fraction=step.max_bad_fraction, fill_window=step.fill_window,
-        clip_sigma=step.clip_sigma, clip_window=step.clip_window,
-        clip_maxiter=step.clip_maxiter, regressor_smoothing=step.regressor_smoothing,
-        regressor_selection=step.regressor_selection, poly_order=step.poly_order,
-        poly_selection=step.poly_selection, ramp=step.ramp,
-        ramp_selection=step.ramp_selection, ramp_tau=step.ramp_tau or [0.01, 0.05],
-        astrophysical=kind, astro_params={k: getattr(step, k) for k in ASTRO_PARAMS},
-        free_params=DEFAULT_FREE[kind], min_out_of_transit=step.min_out_of_transit,
-        search_min_snr=step.search_min_snr, transit_shape=step.transit_shape,
-    )
+    return DetrendedWhiteLightStep(astrophysical=kind).light_curve_options()
 
 
 def measure(table, result, truth, kind):

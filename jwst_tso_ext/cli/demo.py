@@ -91,7 +91,8 @@ def run(args):
             *inputs,
             "--output_dir",
             str(outdir),
-            *orbit_arguments(Path(paths[len(uncal)])),
+            # no orbit: the white-light fit finds the transit itself (orbit_arguments
+            # gives the known-planet route)
         ],
         cache,
         log_path=outdir / "lrs_tso.log",

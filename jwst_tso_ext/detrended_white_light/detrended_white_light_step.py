@@ -45,7 +45,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
     drift_table = string(default=None)  # wavelength_drift ECSV; None: table attached to the input, else <rootname>_drift.ecsv beside it
     regressors = force_list(default=list('x_shift', 'y_shift'))  # Candidate drift-table columns to decorrelate against; trace_width is opt-in: it is measured from the same pixels as the flux and absorbs some white noise
     regressor_selection = option('bic', 'all', default='bic')  # bic: forward selection, a regressor is kept only while it lowers the BIC; all: use every regressor
-    regressor_smoothing = integer(default=0)  # Running-median window (integrations) applied to the regressors before the fit (0: as measured)
+    regressor_smoothing = integer(default=0)  # Running-median window (integrations) applied to the regressors before the fit, against their measurement noise; steps stay sharp (0: as measured)
     poly_order = integer(default=1)  # Highest order of the polynomial in time (0: constant)
     poly_selection = option('bic', 'fixed', default='bic')  # bic: fit orders 0..poly_order, keep the lowest BIC; fixed: use poly_order
     ramp = option('none', 'single', 'double', default='single')  # Most exponential ramp terms
@@ -68,7 +68,8 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
     u1 = float(default=0.1)  # Quadratic limb darkening u1
     u2 = float(default=0.1)  # Quadratic limb darkening u2
     fp = float(default=0.001)  # Planet-to-star flux ratio (eclipse; start from the search's depth when free)
-    search_min_snr = float(default=7.0)  # Significance (depth / error) of a dip for the transit search to accept it
+    search_min_snr = float(default=5.0)  # Significance (depth / error) a dip needs in the transit search to be fitted; it is kept only if it lowers the BIC
+    regressor_min_delta_bic = float(default=10.0)  # A regressor is kept only if it lowers the BIC by more than this (10: very strong evidence)
     min_out_of_transit = integer(default=20)  # Fewest fitted out-of-transit points for the event to be fitted (else systematics only)
     scale_by_chi2 = boolean(default=True)  # Scale parameter errors by the reduced chi2 when it exceeds 1
     mcmc = boolean(default=False)  # Sample the posterior with emcee after the least-squares fit
@@ -130,41 +131,9 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
                 "INT_TIMES) before extraction, so that the fit has a time axis in days."
             )
         regressors = self._regressors(input_data, model, spectra["int_num"])
-        astro = self.astrophysical
-        free = self.free_params if self.free_params is not None else DEFAULT_FREE[astro]
-        ramp_tau = self.ramp_tau if self.ramp_tau else [0.01, 0.05]
         table, result = make_detrended_light_curve(
-            spectra,
-            regressors=regressors,
-            min_wave=self.min_wavelength,
-            max_wave=self.max_wavelength,
-            max_bad_fraction=self.max_bad_fraction,
-            fill_window=self.fill_window,
-            clip_sigma=self.clip_sigma,
-            clip_window=self.clip_window,
-            clip_maxiter=self.clip_maxiter,
-            time_column=self.time_column,
-            table_meta=_table_meta(model),
-            regressor_smoothing=self.regressor_smoothing,
-            regressor_selection=self.regressor_selection,
-            poly_order=self.poly_order,
-            poly_selection=self.poly_selection,
-            ramp=self.ramp,
-            ramp_selection=self.ramp_selection,
-            ramp_tau=ramp_tau,
-            astrophysical=astro,
-            astro_params={k: getattr(self, k) for k in ASTRO_PARAMS},
-            free_params=free,
-            windows=self.windows,
-            min_out_of_transit=self.min_out_of_transit,
-            search_min_snr=self.search_min_snr,
-            transit_shape=self.transit_shape,
-            scale_by_chi2=self.scale_by_chi2,
-            mcmc=self.mcmc,
-            nwalkers=self.nwalkers,
-            nsteps=self.nsteps,
-            burn_fraction=self.burn_fraction,
-            seed=self.seed,
+            spectra, regressors=regressors, table_meta=_table_meta(model),
+            **self.light_curve_options(),
         )
         table.meta["drift_table"] = self._drift_path_used
         # COMPLETE: the requested model (or its BIC choice) was fitted; REDUCED: the data
@@ -185,6 +154,50 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
                 time_column=result["time_column"],
             )
         return table
+
+    def light_curve_options(self):
+        """
+        This step's parameters as options of ``make_detrended_light_curve``.
+
+        Returns
+        -------
+        dict
+            Keyword arguments of
+            :func:`~jwst_tso_ext.detrended_white_light.light_curve.make_detrended_light_curve`
+            (all but the spectra, regressors and table metadata).
+        """
+        astro = self.astrophysical
+        return dict(
+            min_wave=self.min_wavelength,
+            max_wave=self.max_wavelength,
+            max_bad_fraction=self.max_bad_fraction,
+            fill_window=self.fill_window,
+            clip_sigma=self.clip_sigma,
+            clip_window=self.clip_window,
+            clip_maxiter=self.clip_maxiter,
+            time_column=self.time_column,
+            regressor_smoothing=self.regressor_smoothing,
+            regressor_selection=self.regressor_selection,
+            regressor_min_delta_bic=self.regressor_min_delta_bic,
+            poly_order=self.poly_order,
+            poly_selection=self.poly_selection,
+            ramp=self.ramp,
+            ramp_selection=self.ramp_selection,
+            ramp_tau=self.ramp_tau if self.ramp_tau else [0.01, 0.05],
+            astrophysical=astro,
+            astro_params={k: getattr(self, k) for k in ASTRO_PARAMS},
+            free_params=self.free_params if self.free_params is not None else DEFAULT_FREE[astro],
+            windows=self.windows,
+            min_out_of_transit=self.min_out_of_transit,
+            search_min_snr=self.search_min_snr,
+            transit_shape=self.transit_shape,
+            scale_by_chi2=self.scale_by_chi2,
+            mcmc=self.mcmc,
+            nwalkers=self.nwalkers,
+            nsteps=self.nsteps,
+            burn_fraction=self.burn_fraction,
+            seed=self.seed,
+        )
 
     def _regressors(self, input_data, model, int_num):
         """

@@ -8,12 +8,14 @@ systematics, it
    basis (:func:`~jwst_tso_ext.lightcurve.transit_search.search_transit`) gives the
    mid-time, duration and depth; the fit starts from a physically consistent orbit
    with that duration, from several impact parameters, and keeps the best. A
-   user-given ``t0`` or orbit (``a`` and ``inc``) wins over the search. No event
-   found: a WARNING, and the systematics alone are fitted;
+   user-given ``t0`` or orbit (``a`` and ``inc``) wins over the search. A dip the
+   search finds is kept only if the event model lowers the BIC against the
+   systematics alone. No event found: a WARNING, and the systematics alone are fitted;
 2. **chooses the systematics model by BIC** (``chi2 + k ln N``): every ramp (none up
    to the requested number of exponentials) and polynomial order (0 up to the
    requested one) is fitted and the lowest BIC kept; then the drift regressors are
-   added one at a time (forward selection), each only while it lowers the BIC, so a
+   added one at a time (forward selection), each only while it lowers the BIC by more
+   than ``regressor_min_delta_bic`` (10: very strong evidence), so a
    regressor that carries no signal cannot soak up the transit or inflate the depth
    error;
 3. **degrades instead of failing** when the data cannot support the requested model
@@ -139,8 +141,9 @@ def _values_by_name(model, fit):
 def detrend(
     time, flux, error, clip_mask=None, regressors=None, poly_order=1, poly_selection="bic",
     ramp="single", ramp_selection="bic", ramp_tau=(0.01, 0.05), regressor_selection="bic",
+    regressor_min_delta_bic=10.0,
     astrophysical="transit", astro_params=None, free_params=("t0", "rp", "a", "inc"),
-    windows=None, min_out_of_transit=20, search_min_snr=7.0, transit_shape="bic",
+    windows=None, min_out_of_transit=20, search_min_snr=5.0, transit_shape="bic",
     impact_starts=DEFAULT_IMPACT_STARTS, scale_by_chi2=True, mcmc=False, nwalkers=32,
     nsteps=2000, burn_fraction=0.5, seed=None,
 ):
@@ -167,6 +170,12 @@ def detrend(
         Initial ramp timescales (days).
     regressor_selection : {'bic', 'all'}
         Forward selection of the regressors by BIC, or use them all.
+    regressor_min_delta_bic : float
+        A regressor is added only when it lowers the BIC by more than this. A drift
+        that follows the transit shape is partly degenerate with the depth, and a
+        small mismatch between the transit model and the data then lowers the BIC of
+        such a regressor by chance far more often than the nominal ``ln N`` penalty
+        implies; 10 is "very strong" evidence on the Kass & Raftery (1995) scale.
     astrophysical : {'transit', 'eclipse', 'out_of_transit', 'none'}
         Astrophysical part of the model.
     astro_params : dict, optional
@@ -179,7 +188,8 @@ def detrend(
     min_out_of_transit : int
         Fewest fitted points outside the event for an event to be fitted.
     search_min_snr : float
-        Detection threshold of the transit search.
+        Significance a dip needs in the search to be fitted; it is then kept only if
+        the event model lowers the BIC against the systematics alone.
     transit_shape : {'bic', 'physical', 'free_ingress'}
         'physical': the ingress follows from ``rp`` and the orbit; 'free_ingress': the
         ingress has its own radius ratio ``rp_shape`` (see
@@ -239,7 +249,7 @@ def detrend(
         selection["start"] = origin
         if start is None:
             reason = search.get("reason", "no significant dip")
-            log.warning(f"No {astrophysical} found in the light curve ({reason}); fitting "
+            log.warning(f"No {astrophysical} found by the search ({reason}); fitting "
                         "the systematics only. Give t0 (and the orbit) to fit it anyway.")
             dropped.append(f"{astrophysical}: not found by the search ({reason})")
             astrophysical = "none"
@@ -273,10 +283,11 @@ def detrend(
 
     if transit_shape not in _SHAPES:
         raise ValueError(f"transit_shape must be one of {_SHAPES}, not {transit_shape!r}")
-    best = None
     candidates = {}
-    kinds = [astrophysical, "none"] if astrophysical in ("transit", "eclipse") else [astrophysical]
-    for kind in kinds:
+
+    def fit_kind(kind):
+        """The lowest-BIC (ramp, polynomial[, shape]) structure of one kind, or None."""
+        best = None
         warm, impact_list = None, impacts
         shapes = ["physical"]
         if kind in ("transit", "eclipse") and transit_shape != "physical":
@@ -315,14 +326,29 @@ def detrend(
                     selection["transit_shape"] = shape
                 if best is None or value < best[2]:
                     best = (model, fit, value, ramp_level, order)
-        if best is not None:
-            break
-        dropped.append(f"{kind}: "
-                       + "; ".join(f"{k.split(': ', 1)[1]} not fitted ({v})"
-                                   for k, v in candidates.items() if k.startswith(kind)))
-        log.warning(f"The data cannot support a {kind} model with any systematics "
-                    f"({n} integrations, {int(fit_mask.sum())} usable); fitting the "
-                    "systematics only.")
+        return best
+
+    best = fit_kind(astrophysical)
+    if astrophysical in ("transit", "eclipse"):
+        event = astrophysical
+        if best is None:
+            dropped.append(f"{event}: "
+                           + "; ".join(f"{k.split(': ', 1)[1]} not fitted ({v})"
+                                       for k, v in candidates.items() if k.startswith(event)))
+            log.warning(f"The data cannot support a {event} model with any systematics "
+                        f"({n} integrations, {int(fit_mask.sum())} usable); fitting the "
+                        "systematics only.")
+            best = fit_kind("none")
+        elif selection["start"] == "search":
+            # a dip found by the search is a detection only if it lowers the BIC
+            bare = fit_kind("none")
+            if bare is not None and bare[2] <= best[2]:
+                log.warning(f"No {event} found: the search's best dip (S/N "
+                            f"{selection['search']['snr']:.1f}) does not lower the BIC "
+                            f"({best[2]:.1f} with it, {bare[2]:.1f} without); fitting the "
+                            "systematics only. Give t0 (and the orbit) to fit it anyway.")
+                dropped.append(f"{event}: the best dip does not lower the BIC")
+                best = bare
     if best is None:
         model = _build(time, fit_mask, "none", 0, ramp_tau, {}, "none", values, free_params)
         fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2)
@@ -349,14 +375,15 @@ def detrend(
         if not trials:
             break
         name = min(trials, key=lambda k: trials[k][2])
-        if trials[name][2] >= best_bic:
+        if trials[name][2] > best_bic - regressor_min_delta_bic:
             break
         model, fit, best_bic = trials[name]
         kept.append(name)
         remaining.remove(name)
     selection["regressors_dropped"] = [n for n in candidates_all if n not in model.regressor_names]
     if selection["regressors_dropped"] and regressor_selection == "bic":
-        log.info("Regressors not kept (they do not lower the BIC): %s",
+        log.info("Regressors not kept (they do not lower the BIC by more than %g): %s",
+                 regressor_min_delta_bic,
                  ", ".join(selection["regressors_dropped"]))
     log.info("Model chosen by BIC: %s, %s", kind,
              _label(_RAMP_LEVELS[model.n_ramp], model.poly_order, model.regressor_names))

@@ -38,7 +38,7 @@ def _basis(time):
 
 def search_transit(
     time, flux, error, mask=None, *, min_duration=None, max_duration=None, n_durations=40,
-    max_starts=2000, t0=None, min_snr=7.0,
+    max_starts=2000, t0=None, min_snr=5.0,
 ):
     """
     Locate the strongest dip (transit or eclipse) in a light curve with systematics.

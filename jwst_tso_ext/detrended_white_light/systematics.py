@@ -399,14 +399,15 @@ def _ramp_starts(model, x0, lo, hi):
     return starts
 
 
-def _warn_at_bounds(model, values, lo, hi):
-    """Log a warning for every ramp timescale that ends on its bound."""
-    for i, name in enumerate(model.names):
+def _at_bounds(model, values, lo, hi):
+    """Warnings for the ramp timescales that end on their bounds."""
+    return [
+        f"{name} ended at its bound ({values[i]:.3g} d): the ramp is poorly constrained; "
+        "consider ramp='none' or a longer baseline"
+        for i, name in enumerate(model.names)
         if name.startswith("ramp_tau") and (
-            np.isclose(values[i], lo[i], rtol=1e-6) or np.isclose(values[i], hi[i], rtol=1e-6)
-        ):
-            log.warning(f"{name} ended at its bound ({values[i]:.3g} d): the ramp is poorly "
-                        "constrained; consider ramp='none' or a longer baseline")
+            np.isclose(values[i], lo[i], rtol=1e-6) or np.isclose(values[i], hi[i], rtol=1e-6))
+    ]
 
 
 def fit_light_curve(
@@ -444,8 +445,9 @@ def fit_light_curve(
     dict
         ``names``, ``values``, ``errors``, ``covariance``, ``chi2``, ``reduced_chi2``,
         ``n_points``, ``n_free``, ``success``, ``message``, ``systematics``,
-        ``astrophysical``, ``model``, ``start`` (the winning start, by name) and
-        ``mcmc`` (dict of name to (median, lower error, upper error) or None).
+        ``astrophysical``, ``model``, ``start`` (the winning start, by name),
+        ``warnings`` (list of str: ramp timescales at their bounds, no convergence,
+        degenerate parameters; for the caller to log) and ``mcmc`` (dict of name to (median, lower error, upper error) or None).
 
     Raises
     ------
@@ -484,9 +486,11 @@ def fit_light_curve(
                                   method="trf", max_nfev=2000 * n_free)
             if res is None or trial.cost < res.cost:
                 res, winner = trial, index
-    _warn_at_bounds(model, res.x, lo, hi)
+    # warnings are returned, not logged: model selection fits many candidates and only
+    # the chosen one's matter
+    warnings = _at_bounds(model, res.x, lo, hi)
     if not res.success:
-        log.warning(f"Least-squares fit did not converge: {res.message}")
+        warnings.append(f"Least-squares fit did not converge: {res.message}")
     chi2 = float(np.sum(res.fun**2))
     dof = max(n_fit - n_free, 1)
     red = chi2 / dof
@@ -498,7 +502,7 @@ def fit_light_curve(
     singular = np.linalg.svd(jn, compute_uv=False)
     cond = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
     if cond > 1e8:
-        log.warning(f"Fit Jacobian is nearly singular (condition number {cond:.1e}): some "
+        warnings.append(f"Fit Jacobian is nearly singular (condition number {cond:.1e}): some "
                     "parameters are degenerate (e.g. a long ramp timescale and the polynomial); "
                     "their errors are unreliable.")
     cov = np.linalg.pinv(jn.T @ jn) / np.outer(norms, norms)
@@ -520,6 +524,7 @@ def fit_light_curve(
         "astrophysical": model.astrophysical_model(res.x),
         "mcmc": None,
         "start": dict(zip(model.names, vectors[winner], strict=True)),
+        "warnings": warnings,
     }
     out["model"] = out["systematics"] * out["astrophysical"]
     if mcmc:

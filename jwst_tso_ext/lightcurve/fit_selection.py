@@ -391,6 +391,8 @@ def detrend(
     selection["depth_correlation"] = _depth_correlation(fit, model)
     selection["status"] = "REDUCED" if dropped else "COMPLETE"
 
+    for warning in fit["warnings"]:
+        log.warning(warning)
     if mcmc:
         fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2,
                               mcmc=True, nwalkers=nwalkers, nsteps=nsteps,

@@ -10,7 +10,7 @@ from jwst.datamodels.utils.tso_multispec import make_tso_specmodel
 from jwst.white_light.white_light import white_light
 from stdatamodels.jwst import datamodels
 
-from jwst_tso_ext.detrended_white_light.white_light import spectra_from_model
+from jwst_tso_ext.lightcurve.binning import spectra_from_model
 from jwst_tso_ext.steps import DetrendedWhiteLightStep
 
 NINTS, NWAVE = 400, 60

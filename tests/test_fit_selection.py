@@ -14,7 +14,7 @@ from jwst_tso_ext.detrended_white_light.detrended_white_light_step import (
     DetrendedWhiteLightStep,
 )
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
-from jwst_tso_ext.detrended_white_light.white_light import sum_white_light
+from jwst_tso_ext.lightcurve.binning import sum_white_light
 from jwst_tso_ext.lightcurve.fit_selection import detrend
 from jwst_tso_ext.lightcurve.orbit import orbit_from_shape, shape_from_orbit
 from jwst_tso_ext.lightcurve.transit_search import search_transit

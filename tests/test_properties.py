@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from test_shift_estimator import measure, simulate
 from test_white_light_fit import make_spectra, run_fit
 
-from jwst_tso_ext.detrended_white_light.white_light import sum_white_light
+from jwst_tso_ext.lightcurve.binning import sum_white_light
 
 SETTINGS = settings(
     max_examples=8, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]

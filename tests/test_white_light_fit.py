@@ -8,19 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jwst_tso_ext.detrended_white_light import noise
-from jwst_tso_ext.detrended_white_light.systematics import (
+from jwst_tso_ext.lightcurve import noise
+from jwst_tso_ext.lightcurve.binning import fill_bad_bins, sum_white_light
+from jwst_tso_ext.lightcurve.clipping import running_median, sigma_clip_series
+from jwst_tso_ext.lightcurve.fit_selection import detrend
+from jwst_tso_ext.lightcurve.model import (
     LightCurveModel,
     in_windows,
     regressors_from_drift_table,
 )
-from jwst_tso_ext.detrended_white_light.white_light import (
-    fill_bad_bins,
-    running_median,
-    sigma_clip_series,
-    sum_white_light,
-)
-from jwst_tso_ext.lightcurve.fit_selection import detrend
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,11 @@ from jwst.lib.suffix import remove_suffix
 from jwst.stpipe import Step
 
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
-from jwst_tso_ext.detrended_white_light.systematics import (
+from jwst_tso_ext.lightcurve.binning import spectra_from_model
+from jwst_tso_ext.lightcurve.model import (
     ASTRO_PARAMS,
     regressors_from_drift_table,
 )
-from jwst_tso_ext.detrended_white_light.white_light import spectra_from_model
 from jwst_tso_ext.step_mixin import PackageStepMixin
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 Orchestration: spectra arrays -> white light -> clipping -> fit -> output table.
 
 No datamodels here: the step unpacks the x1dints model with
-:func:`~jwst_tso_ext.detrended_white_light.white_light.spectra_from_model` and passes
+:func:`~jwst_tso_ext.lightcurve.binning.spectra_from_model` and passes
 the arrays in.
 """
 
@@ -13,12 +13,9 @@ import numpy as np
 from astropy import units as u
 from astropy.table import QTable
 
-from jwst_tso_ext.detrended_white_light import noise
-from jwst_tso_ext.detrended_white_light.white_light import (
-    running_median,
-    sigma_clip_series,
-    sum_white_light,
-)
+from jwst_tso_ext.lightcurve import noise
+from jwst_tso_ext.lightcurve.binning import sum_white_light
+from jwst_tso_ext.lightcurve.clipping import running_median, sigma_clip_series
 from jwst_tso_ext.lightcurve.fit_selection import detrend
 
 log = logging.getLogger(__name__)
@@ -43,9 +40,9 @@ def make_detrended_light_curve(
         Decorrelation regressors aligned with the integrations (raw values; also written
         as columns).
     min_wave, max_wave, max_bad_fraction, fill_window
-        See :func:`~jwst_tso_ext.detrended_white_light.white_light.sum_white_light`.
+        See :func:`~jwst_tso_ext.lightcurve.binning.sum_white_light`.
     clip_sigma, clip_window, clip_maxiter
-        See :func:`~jwst_tso_ext.detrended_white_light.white_light.sigma_clip_series`.
+        See :func:`~jwst_tso_ext.lightcurve.binning.sigma_clip_series`.
     time_column : {'BJD_TDB', 'MJD_UTC'}
         Time axis of the fit (falls back to ``MJD_UTC`` when BJD_TDB is missing).
     table_meta : dict, optional

@@ -4,7 +4,7 @@ import logging
 
 import numpy as np
 
-from jwst_tso_ext.detrended_white_light.noise import binned_rms
+from jwst_tso_ext.lightcurve.noise import binned_rms
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ import logging
 
 import numpy as np
 
-from jwst_tso_ext.detrended_white_light import noise
-from jwst_tso_ext.detrended_white_light.systematics import (
+from jwst_tso_ext.lightcurve import noise
+from jwst_tso_ext.lightcurve.model import (
     LightCurveModel,
     fit_light_curve,
     in_windows,
@@ -179,7 +179,7 @@ def detrend(
     astrophysical : {'transit', 'eclipse', 'out_of_transit', 'none'}
         Astrophysical part of the model.
     astro_params : dict, optional
-        Given values of :data:`~jwst_tso_ext.detrended_white_light.systematics.ASTRO_PARAMS`
+        Given values of :data:`~jwst_tso_ext.lightcurve.model.ASTRO_PARAMS`
         (None entries are unknown).
     free_params : sequence of str
         Astrophysical parameters fitted (``a``/``inc`` mean the transit shape).
@@ -193,12 +193,12 @@ def detrend(
     transit_shape : {'bic', 'physical', 'free_ingress'}
         'physical': the ingress follows from ``rp`` and the orbit; 'free_ingress': the
         ingress has its own radius ratio ``rp_shape`` (see
-        :mod:`~jwst_tso_ext.detrended_white_light.systematics`); 'bic': the lower BIC
+        :mod:`~jwst_tso_ext.lightcurve.model`); 'bic': the lower BIC
         of the two, chosen on the richest systematics model.
     impact_starts : sequence of float
         Impact parameters the fit starts from when the orbit is not given.
     scale_by_chi2, mcmc, nwalkers, nsteps, burn_fraction, seed
-        See :func:`~jwst_tso_ext.detrended_white_light.systematics.fit_light_curve`.
+        See :func:`~jwst_tso_ext.lightcurve.model.fit_light_curve`.
 
     Returns
     -------

@@ -447,7 +447,8 @@ def fit_light_curve(
         ``n_points``, ``n_free``, ``success``, ``message``, ``systematics``,
         ``astrophysical``, ``model``, ``start`` (the winning start, by name),
         ``warnings`` (list of str: ramp timescales at their bounds, no convergence,
-        degenerate parameters; for the caller to log) and ``mcmc`` (dict of name to (median, lower error, upper error) or None).
+        degenerate parameters; for the caller to log) and ``mcmc`` (dict of name to
+        (median, lower error, upper error) or None).
 
     Raises
     ------

@@ -313,3 +313,19 @@ def test_threads_give_the_same_product_and_bad_core_counts_are_refused(drifting,
     assert np.allclose(one.drift_table["x_shift"], two.drift_table["x_shift"], rtol=0, atol=1e-10)
     with pytest.raises(ValueError, match="maximum_cores must be"):
         WavelengthDriftStep.call(model, maximum_cores="lots")
+
+
+def test_flux_calibrated_input_is_fitted_with_a_flat_response(wcs_references):
+    """After photom the data are in F_nu units: the fit must not apply a response again."""
+    star = scene.blackbody_spectrum()
+    # count rates proportional to F_nu (the response divided out, as photom does)
+    flat = scene.StellarSpectrum(
+        star.wavelength, star.flux_jy / detector.relative_response(star.wavelength)
+    )
+    y_true = np.full(30, 0.6)
+    model = load_wcs(make_model(np.zeros(30), y_true, seed=8, spectrum=flat), wcs_references)
+    model.meta.cal_step.photom = "COMPLETE"
+    result = WavelengthDriftStep.call(model, correct_drift="none")
+    static = result.meta.wavelength_drift
+    assert static.photom_reference == "photom applied"
+    assert static.static_y_offset == pytest.approx(0.6, abs=0.02)

@@ -108,6 +108,12 @@ def test_drift_recovered_against_truth(two_segment_run):
         assert abs(slope - 1) < (0.05 if axis == "x" else 0.5), (axis, slope)
     x_error = np.std(np.asarray(drift["x_shift"]) - np.asarray(truth["x_shift"]))
     assert x_error < 0.003
+    # static dispersion offset, fitted by default (Rayleigh-Jeans star, photom response)
+    # against the first segment's median frame, the reference of both segments
+    y_reference = np.median(truth["y_shift"][: len(truth) // 2])
+    assert drift.meta["static_y_method"] == "rayleigh_jeans"
+    assert abs(drift.meta["static_y_offset"] - y_reference) < 0.03
+    assert 0 < drift.meta["static_y_offset_err"] < 0.03
 
 
 @pytest.fixture(scope="module")

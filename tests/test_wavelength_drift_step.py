@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 from astropy.table import Table
 from jwst.assign_wcs.assign_wcs import load_wcs
+from scipy import special
 from stdatamodels.jwst import datamodels
 
 from jwst_tso_ext import parallel
 from jwst_tso_ext.crds_cache import references
-from jwst_tso_ext.miri_lrs import geometry
+from jwst_tso_ext.miri_lrs import detector, geometry
 from jwst_tso_ext.simulate import scene
 from jwst_tso_ext.simulate.rates import noisy_slopes
 from jwst_tso_ext.steps import WavelengthDriftStep
+from jwst_tso_ext.wavelength_drift import shift_estimator, wavelength_solution
 
 NGROUPS = 40
 STATIC = (0.3, 0.5)
@@ -34,9 +36,9 @@ def wcs_references(tmp_path_factory):
     return {"distortion": str(distortion), "specwcs": str(specwcs)}
 
 
-def make_model(x_shift, y_shift, seed=0):
+def make_model(x_shift, y_shift, seed=0, spectrum=None):
     """Flat-fielded rateints-like CubeModel of MIRI LRS slitless with noise."""
-    data, err, var_p, var_r = noisy_slopes(x_shift, y_shift, NGROUPS, seed)
+    data, err, var_p, var_r = noisy_slopes(x_shift, y_shift, NGROUPS, seed, spectrum=spectrum)
     model = datamodels.CubeModel(
         data=data,
         err=err,
@@ -158,14 +160,116 @@ def test_drift_table_survives_save(drifting, tmp_path):
         assert reopened.meta.wcs(40.0, 300.0)[2] == pytest.approx(result.meta.wcs(40.0, 300.0)[2])
 
 
-def test_no_template_keeps_y_offset_zero(drifting, caplog):
+def test_static_y_offset_is_fitted_by_default(drifting, tmp_path, caplog):
+    """No template: a Rayleigh-Jeans star and the photom reference's response."""
+    model, _, y_true = drifting
+    with caplog.at_level(logging.INFO, logger="jwst_tso_ext"):
+        result = WavelengthDriftStep.call(
+            model, correct_drift="none", save_results=True, output_dir=str(tmp_path)
+        )
+    static = result.meta.wavelength_drift
+    assert static.static_y_method == "rayleigh_jeans"
+    assert static.photom_reference == "jwst_miri_photom_9001.fits"
+    assert static.static_y_offset == pytest.approx(np.median(y_true), abs=0.015)
+    assert 0.0 < static.static_y_offset_err < 0.015
+    assert abs(static.static_y_offset - np.median(y_true)) < 4 * static.static_y_offset_err
+    assert any("Static y offset (F_nu ~ nu**2" in rec.getMessage() for rec in caplog.records)
+    # the drift table carries the offsets, for the spectrum's metadata
+    written = Table.read(tmp_path / "jw01234001001_01101_00001-seg001_mirimage_drift.ecsv")
+    assert written.meta["static_y_offset"] == pytest.approx(static.static_y_offset)
+    assert written.meta["static_y_offset_err"] == pytest.approx(static.static_y_offset_err)
+    assert written.meta["static_y_method"] == "rayleigh_jeans"
+
+    hot = WavelengthDriftStep.call(model, correct_drift="none", stellar_temperature=6230.0)
+    assert hot.meta.wavelength_drift.static_y_method == "blackbody"
+    assert hot.meta.wavelength_drift.static_y_offset == pytest.approx(np.median(y_true), abs=0.015)
+
+
+def test_static_y_offset_off_with_y_offset_zero_or_no_photom(drifting, caplog):
     model, _, _ = drifting
     with caplog.at_level(logging.INFO, logger="jwst_tso_ext"):
-        result = WavelengthDriftStep.call(model, correct_drift="none", reference="0")
+        result = WavelengthDriftStep.call(model, correct_drift="none", override_photom="N/A")
     assert result.meta.wavelength_drift.static_y_offset == 0.0
-    assert any("static y offset kept at 0" in rec.getMessage() for rec in caplog.records)
-    assert Table(result.drift_table)["x_shift"][0] == pytest.approx(0.0, abs=1e-8)
+    assert result.meta.wavelength_drift.static_y_method == "none"
+    assert any("static y offset not fitted" in rec.getMessage() for rec in caplog.records)
     assert np.array_equal(result.data, model.data)
+
+    result = WavelengthDriftStep.call(model, correct_drift="none", reference="0", y_offset=0.0)
+    assert result.meta.wavelength_drift.static_y_offset == 0.0
+    assert result.meta.wavelength_drift.static_y_method == "user"
+    assert Table(result.drift_table)["x_shift"][0] == pytest.approx(0.0, abs=1e-8)
+
+
+#: An instrument whose response is not the package's model: a cut-on edge at 4.8 um
+#: (the model has none) and an 8 %/um tilt.
+def _other_response(wavelength):
+    wavelength = np.asarray(wavelength, dtype=float)
+    return (
+        detector.relative_response(wavelength)
+        * special.expit((wavelength - 4.8) / 0.04)
+        * (1.0 + 0.08 * (wavelength - 7.5))
+    )
+
+
+def _other_photom():
+    """Photom reference of that instrument (fine wavelength grid), built from scratch."""
+    wave = np.arange(3.5, 14.5 + 1e-9, 0.01)
+    table = np.zeros(
+        1,
+        dtype=[
+            ("filter", "S12"),
+            ("subarray", "S17"),
+            ("photmjsr", "<f4"),
+            ("uncertainty", "<f4"),
+            ("nelem", "<i2"),
+            ("wavelength", "<f4", (wave.size,)),
+            ("relresponse", "<f4", (wave.size,)),
+            ("reluncertainty", "<f4", (wave.size,)),
+        ],
+    )
+    table["filter"], table["subarray"] = "P750L", "SLITLESSPRISM"
+    table["photmjsr"] = detector.PHOTMJSR
+    table["nelem"] = wave.size
+    table["wavelength"][0] = wave
+    table["relresponse"][0] = 1.0 / _other_response(wave)
+    model = datamodels.MirLrsPhotomModel(phot_table=table)
+    model.meta.filename = "other_photom.fits"
+    return model
+
+
+def test_static_y_offset_of_one_pixel_with_another_instrument_response(wcs_references):
+    """1 px offset along the dispersion, no template, a response unlike the package's.
+
+    The data are simulated with the other response; the step takes it from the photom
+    reference it is given (as CRDS would select the flight one) and recovers the offset;
+    the package's own response model would not.
+    """
+    star = scene.blackbody_spectrum()
+    ratio = _other_response(star.wavelength) / detector.relative_response(star.wavelength)
+    other_star = scene.StellarSpectrum(star.wavelength, star.flux_jy * ratio)
+    rng = np.random.default_rng(3)
+    x_true = 0.2 + rng.normal(0.0, 0.005, 40)
+    y_true = 1.0 + np.linspace(-0.01, 0.01, 40)
+    model = load_wcs(make_model(x_true, y_true, seed=5, spectrum=other_star), wcs_references)
+    result = WavelengthDriftStep.call(model, override_photom=_other_photom(), correct_drift="none")
+    static = result.meta.wavelength_drift
+    assert static.photom_reference == "other_photom.fits"
+    assert static.static_y_offset == pytest.approx(1.0, abs=0.03)
+    assert abs(static.static_y_offset - 1.0) < 4 * static.static_y_offset_err
+    # the corrected WCS gives 7.35 um at the row where 7.35 um truly fell
+    row = geometry.row_at_wavelength(7.35, np.median(y_true))
+    x = geometry.NOMINAL_X + np.median(x_true)
+    assert result.meta.wcs(x, row)[2] == pytest.approx(7.35, abs=0.002)
+
+    # the package's synthetic response (what the step used before) is far off here
+    ref = shift_estimator.make_reference(model.data, model.err, model.dq)
+    wave, flux = wavelength_solution.stellar_template()
+    spectrum = np.nansum(ref.frame[:, ref.columns], axis=1)
+    variance = np.nansum(ref.variance[:, ref.columns], axis=1)
+    y_package, _ = wavelength_solution.fit_static_y_offset(
+        spectrum, variance, np.arange(spectrum.size), wave, flux
+    )
+    assert abs(y_package - 1.0) > 0.3
 
 
 def test_missing_wcs_is_an_error():
@@ -209,3 +313,19 @@ def test_threads_give_the_same_product_and_bad_core_counts_are_refused(drifting,
     assert np.allclose(one.drift_table["x_shift"], two.drift_table["x_shift"], rtol=0, atol=1e-10)
     with pytest.raises(ValueError, match="maximum_cores must be"):
         WavelengthDriftStep.call(model, maximum_cores="lots")
+
+
+def test_flux_calibrated_input_is_fitted_with_a_flat_response(wcs_references):
+    """After photom the data are in F_nu units: the fit must not apply a response again."""
+    star = scene.blackbody_spectrum()
+    # count rates proportional to F_nu (the response divided out, as photom does)
+    flat = scene.StellarSpectrum(
+        star.wavelength, star.flux_jy / detector.relative_response(star.wavelength)
+    )
+    y_true = np.full(30, 0.6)
+    model = load_wcs(make_model(np.zeros(30), y_true, seed=8, spectrum=flat), wcs_references)
+    model.meta.cal_step.photom = "COMPLETE"
+    result = WavelengthDriftStep.call(model, correct_drift="none")
+    static = result.meta.wavelength_drift
+    assert static.photom_reference == "photom applied"
+    assert static.static_y_offset == pytest.approx(0.6, abs=0.02)

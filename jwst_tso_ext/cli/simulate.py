@@ -4,7 +4,7 @@ import argparse
 import logging
 import sys
 
-from jwst_tso_ext.simulate import SimulationConfig, simulate_exposure
+from jwst_tso_ext.simulate import SimulationConfig, chromatic, simulate_exposure
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,44 @@ def add_parser(subparsers):
         default=list(_DEFAULTS.limb_darkening),
         metavar=("U1", "U2"),
     )
+    depth_group = parser.add_argument_group(
+        "wavelength-dependent depth",
+        "depth(lambda) = depth + slope (lambda - pivot) + band (one orbit for all "
+        "wavelengths); truth in <root>_truth_depth.ecsv and <root>_truth_depth_rows.ecsv",
+    )
+    depth_group.add_argument(
+        "--depth-band",
+        choices=chromatic.BAND_SHAPES,
+        default=_DEFAULTS.depth_band_shape,
+        help="shape of a band added to the depth",
+    )
+    depth_group.add_argument(
+        "--depth-band-center", type=float, default=_DEFAULTS.depth_band_center, help="micron"
+    )
+    depth_group.add_argument(
+        "--depth-band-width",
+        type=float,
+        default=_DEFAULTS.depth_band_width,
+        help="micron: FWHM of a Gaussian, full width of a box",
+    )
+    depth_group.add_argument(
+        "--depth-band-amplitude",
+        type=float,
+        default=_DEFAULTS.depth_band_amplitude_ppm,
+        help="ppm of depth (negative for a dip)",
+    )
+    depth_group.add_argument(
+        "--depth-slope",
+        type=float,
+        default=_DEFAULTS.depth_slope_ppm_per_micron,
+        help="ppm of depth per micron",
+    )
+    depth_group.add_argument(
+        "--depth-pivot",
+        type=float,
+        default=_DEFAULTS.depth_pivot_wavelength,
+        help="micron where the depth (without band) is --depth",
+    )
     ramp = parser.add_argument_group("response ramp")
     ramp.add_argument("--ramp-amplitude", type=float, default=_DEFAULTS.ramp_amplitude)
     ramp.add_argument(
@@ -128,6 +166,12 @@ def config_from_args(args):
         a_rs=args.a_rs,
         impact_parameter=args.impact_parameter,
         limb_darkening=tuple(args.limb_darkening),
+        depth_band_shape=args.depth_band,
+        depth_band_center=args.depth_band_center,
+        depth_band_width=args.depth_band_width,
+        depth_band_amplitude_ppm=args.depth_band_amplitude,
+        depth_slope_ppm_per_micron=args.depth_slope,
+        depth_pivot_wavelength=args.depth_pivot,
         ramp_amplitude=args.ramp_amplitude,
         ramp_timescale=args.ramp_timescale,
         x_offset=args.x_offset,

@@ -71,8 +71,13 @@ DARK_NINTS = 1
 EXTRACT_WIDTH = 11
 #: Aperture widths (pixels) tabulated in the apcorr reference.
 APCORR_SIZES = np.array([3, 5, 7, 9, 11, 13, 15, 17, 19, 21], dtype=np.uint8)
-#: Wavelength grid (micron) of the apcorr and photom tables.
+#: Wavelength grid (micron) of the apcorr table.
 _TABLE_WAVELENGTHS = np.linspace(4.0, 14.5, 106)
+#: Wavelength grid (micron) of the photom table: the whole calibrated range of the
+#: specwcs (3.7-14 micron), where the simulator puts light, so that photom calibrates
+#: every illuminated row and the static offset fit of ``wavelength_drift`` sees the
+#: simulated response down to the blue end of the spectrum.
+_PHOTOM_WAVELENGTHS = np.linspace(3.5, 14.5, 111)
 
 #: Linearised flight imager distortion (``jwst_miri_imager_distortion_flt9`` near the
 #: slitless reference point; provenance: /work/shared/reference/README.md).
@@ -307,7 +312,7 @@ def photom():
     the simulator turned into ``F * count_rate_per_jy(lambda)`` DN/s per row comes back
     as ``F``.
     """
-    nelem = _TABLE_WAVELENGTHS.size
+    nelem = _PHOTOM_WAVELENGTHS.size
     table = np.zeros(
         1,
         dtype=[
@@ -326,8 +331,8 @@ def photom():
     table["photmjsr"] = detector.PHOTMJSR
     table["uncertainty"] = 0.0
     table["nelem"] = nelem
-    table["wavelength"][0] = _TABLE_WAVELENGTHS
-    table["relresponse"][0] = 1.0 / detector.relative_response(_TABLE_WAVELENGTHS)
+    table["wavelength"][0] = _PHOTOM_WAVELENGTHS
+    table["relresponse"][0] = 1.0 / detector.relative_response(_PHOTOM_WAVELENGTHS)
     table["reluncertainty"][0] = 0.0
     model = datamodels.MirLrsPhotomModel(phot_table=table)
     model = _set_common_meta(model, "photom", "Synthetic photom: shared flux model")

@@ -357,11 +357,17 @@ def _check_lrs_time_series(model, name):
 
 
 def _attached_drift_table(model):
-    """The drift table ``wavelength_drift`` attached to ``model``, as an astropy Table."""
+    """The drift table ``wavelength_drift`` attached to ``model``, as an astropy Table.
+
+    Its ``meta`` gets ``meta.wavelength_drift`` (static offsets, their error and
+    provenance), which the structured array cannot carry, for the spectra's metadata.
+    """
     table = getattr(model, "drift_table", None)
     if table is None:
         return None
-    return Table(np.asarray(table))
+    table = Table(np.asarray(table))
+    table.meta.update(dict(model.meta.instance.get("wavelength_drift") or {}))
+    return table
 
 
 def _describe(member):

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from jwst_tso_ext.miri_lrs import geometry
+from jwst_tso_ext.simulate import chromatic
 
 __all__ = ["SimulationConfig"]
 
@@ -55,6 +56,16 @@ class SimulationConfig:
         Scaled semi-major axis and impact parameter of the circular orbit.
     limb_darkening : tuple of float
         Quadratic limb-darkening coefficients (u1, u2).
+    depth_band_shape : str
+        Wavelength-dependent depth (`jwst_tso_ext.simulate.chromatic`): ``'none'``,
+        ``'gaussian'`` or ``'box'`` band added to ``transit_depth``.
+    depth_band_center, depth_band_width : float
+        Band centre and width (micron; FWHM of the Gaussian, full width of the box).
+    depth_band_amplitude_ppm : float
+        Band amplitude (ppm of depth; negative for a dip).
+    depth_slope_ppm_per_micron, depth_pivot_wavelength : float
+        Linear depth slope (ppm per micron) about the pivot wavelength (micron), where
+        the continuum depth is ``transit_depth``.
     ramp_amplitude, ramp_timescale : float
         Response ramp: the flux is multiplied by ``1 - A exp(-t / tau)``. A
         timescale of None is ``min(600 s, exposure / 6)``.
@@ -93,6 +104,12 @@ class SimulationConfig:
     a_rs: float = 8.0
     impact_parameter: float = 0.0
     limb_darkening: tuple = (0.1, 0.05)
+    depth_band_shape: str = "none"
+    depth_band_center: float = 7.35
+    depth_band_width: float = 0.7
+    depth_band_amplitude_ppm: float = 0.0
+    depth_slope_ppm_per_micron: float = 0.0
+    depth_pivot_wavelength: float = 7.5
     ramp_amplitude: float = 0.004
     ramp_timescale: float | None = None
     x_offset: float = 0.0
@@ -213,6 +230,7 @@ class SimulationConfig:
         for name in ("x_offset", "y_offset"):
             if abs(getattr(self, name)) > 10.0:
                 raise ValueError(f"{name} beyond 10 px would move the trace off the subarray")
+        chromatic.validate_config(self)
         return self
 
     def scalar_meta(self):

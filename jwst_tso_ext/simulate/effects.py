@@ -47,7 +47,9 @@ def orbital_period(duration, depth, a_rs, impact_parameter):
     return np.pi * duration / np.arcsin(chord)
 
 
-def transit_model(times, depth, t0, duration, a_rs=8.0, impact_parameter=0.0, u=(0.1, 0.05)):
+def transit_model(
+    times, depth, t0, duration, a_rs=8.0, impact_parameter=0.0, u=(0.1, 0.05), period=None
+):
     """Relative flux of a limb-darkened transit (batman, quadratic law).
 
     Parameters
@@ -62,6 +64,9 @@ def transit_model(times, depth, t0, duration, a_rs=8.0, impact_parameter=0.0, u=
         Orbit geometry (circular); the period follows from the duration.
     u : tuple of float
         Quadratic limb-darkening coefficients.
+    period : float, optional
+        Orbital period (s); default the one that gives ``duration`` for this depth
+        (pass it to keep one orbit for several depths, e.g. per wavelength).
 
     Returns
     -------
@@ -73,7 +78,9 @@ def transit_model(times, depth, t0, duration, a_rs=8.0, impact_parameter=0.0, u=
         return np.ones_like(times)
     params = batman.TransitParams()
     params.t0 = float(t0)
-    params.per = float(orbital_period(duration, depth, a_rs, impact_parameter))
+    if period is None:
+        period = orbital_period(duration, depth, a_rs, impact_parameter)
+    params.per = float(period)
     params.rp = float(np.sqrt(depth))
     params.a = float(a_rs)
     params.inc = float(np.degrees(np.arccos(impact_parameter / a_rs)))

@@ -14,7 +14,7 @@ from jwst_tso_ext.simulate import scene
 __all__ = ["noisy_slopes"]
 
 
-def noisy_slopes(x_shift, y_shift, ngroups=10, rng=None, scale=None, noise=True):
+def noisy_slopes(x_shift, y_shift, ngroups=10, rng=None, scale=None, noise=True, spectrum=None):
     """
     Slopes of integrations with the star at the given shifts, with noise.
 
@@ -30,6 +30,10 @@ def noisy_slopes(x_shift, y_shift, ngroups=10, rng=None, scale=None, noise=True)
         Stellar flux per integration relative to the default star.
     noise : bool, optional
         False returns the noiseless slopes (with their variances).
+    spectrum : `~jwst_tso_ext.simulate.scene.StellarSpectrum`, optional
+        Stellar F_nu; default the simulator's default blackbody. (A spectrum multiplied
+        by ``response / detector.relative_response`` simulates an instrument whose
+        response differs from the package's model.)
 
     Returns
     -------
@@ -40,7 +44,7 @@ def noisy_slopes(x_shift, y_shift, ngroups=10, rng=None, scale=None, noise=True)
     var_rnoise : float
         Read-noise variance, the same for every pixel.
     """
-    rate = scene.scene_rate(x_shift, y_shift, scale=scale).astype(np.float64)
+    rate = scene.scene_rate(x_shift, y_shift, spectrum=spectrum, scale=scale).astype(np.float64)
     rate /= detector.flat_field()
     var_poisson, var_rnoise = detector.slope_variances(rate, ngroups)
     err = np.sqrt(var_poisson + var_rnoise)

@@ -17,6 +17,7 @@ import numpy as np
 from astropy import units as u
 from astropy.modeling.physical_models import BlackBody
 from scipy.ndimage import gaussian_filter1d
+from scipy.signal import fftconvolve
 from scipy.special import erf
 
 from jwst_tso_ext.miri_lrs import detector, geometry
@@ -79,12 +80,14 @@ def blackbody_spectrum(temperature=6230.0, flux_mjy=20.0, reference_wavelength=2
     return StellarSpectrum(wavelength, 1e-3 * flux_mjy * shape)
 
 
-def _dispersed_cumulative(spectrum):
+def _dispersed_cumulative(spectrum, weights=None):
     """Cumulative dispersed count rate along the rows, in nominal row coordinates.
 
     Returns the fine grid of row coordinates (pixel edges are at half-integers) and the
     cumulative integral of the count rate per unit row length (DN/s), blurred by the
-    PSF along the dispersion.
+    PSF along the dispersion. With ``weights`` (a function of wavelength returning
+    ``(n_nodes, n)`` weights, see `jwst_tso_ext.simulate.chromatic`) one cumulative
+    per node is returned, shape ``(n_nodes, n_grid)``.
     """
     rows, _, _ = geometry._monotonic_part()
     lo, hi = rows.min() - 20.0, rows.max() + 20.0
@@ -96,12 +99,26 @@ def _dispersed_cumulative(spectrum):
         0.0,
     )
     sigma_px = float(detector.psf_sigma(_DISPERSION_BLUR_WAVELENGTH))
-    density = gaussian_filter1d(density, sigma_px / _FINE_STEP, mode="constant")
-    cumulative = np.concatenate([[0.0], np.cumsum(0.5 * (density[1:] + density[:-1]) * _FINE_STEP)])
+    if weights is None:
+        density = gaussian_filter1d(density, sigma_px / _FINE_STEP, mode="constant")
+    else:
+        density = _blur_rows(density * weights(np.nan_to_num(wavelength)), sigma_px / _FINE_STEP)
+    steps = 0.5 * (density[..., 1:] + density[..., :-1]) * _FINE_STEP
+    start = np.zeros(density.shape[:-1] + (1,))
+    cumulative = np.concatenate([start, np.cumsum(steps, axis=-1)], axis=-1)
     return grid, cumulative
 
 
-def star_rate(x_shift, y_shift, spectrum=None, scale=None):
+def _blur_rows(density, sigma):
+    """`gaussian_filter1d` (mode 'constant') of every row of ``density``, through FFTs."""
+    radius = int(4.0 * sigma + 0.5)
+    offsets = np.arange(-radius, radius + 1, dtype=float)
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel /= kernel.sum()
+    return fftconvolve(density, kernel[None, :], mode="same", axes=-1)
+
+
+def star_rate(x_shift, y_shift, spectrum=None, scale=None, chromatic=None):
     """Noiseless count rate of the star (DN/s) in each pixel, per integration.
 
     Parameters
@@ -113,6 +130,9 @@ def star_rate(x_shift, y_shift, spectrum=None, scale=None):
         Stellar F_nu; default `blackbody_spectrum()`.
     scale : array_like, optional
         Multiplicative flux factor per integration (transit, response ramp); default 1.
+    chromatic : `jwst_tso_ext.simulate.chromatic.ChromaticTransit`, optional
+        A transit whose depth varies with wavelength, for these integrations (applied
+        on top of ``scale``).
 
     Returns
     -------
@@ -126,13 +146,15 @@ def star_rate(x_shift, y_shift, spectrum=None, scale=None):
         raise ValueError("x_shift and y_shift must be 1-D arrays of equal length")
     scale = np.ones_like(x_shift) if scale is None else np.broadcast_to(scale, x_shift.shape)
     spectrum = blackbody_spectrum() if spectrum is None else spectrum
-    grid, cumulative = _dispersed_cumulative(spectrum)
-
     row_centres = np.arange(geometry.N_ROWS, dtype=float)
     # nominal coordinates of the pixel edges for each integration: (nints, nrows)
     lower = row_centres[None, :] - 0.5 - y_shift[:, None]
     upper = lower + 1.0
-    row_rate = np.interp(upper, grid, cumulative) - np.interp(lower, grid, cumulative)
+    if chromatic is None:
+        grid, cumulative = _dispersed_cumulative(spectrum)
+        row_rate = np.interp(upper, grid, cumulative) - np.interp(lower, grid, cumulative)
+    else:
+        row_rate = chromatic.row_rates(spectrum, lower, upper)
 
     nominal_row = row_centres[None, :] - y_shift[:, None]
     # PSF width at the nominal wavelength; beyond either end of the calibrated table
@@ -164,12 +186,12 @@ def background_rate_image():
     return image.astype(np.float32)
 
 
-def scene_rate(x_shift, y_shift, spectrum=None, scale=None, background=True):
+def scene_rate(x_shift, y_shift, spectrum=None, scale=None, background=True, chromatic=None):
     """Detected count rate (DN/s): (star + background) times the flat field.
 
     Same parameters as `star_rate`; ``background`` switches the thermal background.
     """
-    rate = star_rate(x_shift, y_shift, spectrum=spectrum, scale=scale)
+    rate = star_rate(x_shift, y_shift, spectrum=spectrum, scale=scale, chromatic=chromatic)
     if background:
         rate += background_rate_image()[None]
     rate *= detector.flat_field()[None]

@@ -17,7 +17,7 @@ import numpy as np
 from astropy.table import Table
 
 from jwst_tso_ext.miri_lrs import detector, geometry
-from jwst_tso_ext.simulate import effects, ramps, scene, uncal
+from jwst_tso_ext.simulate import chromatic, effects, ramps, scene, uncal
 from jwst_tso_ext.simulate.config import SimulationConfig
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ TRUTH_COLUMNS = {
     "y_drift": "time-variable part of y_shift (trend + jitter + step), px",
     "x_jitter": "jitter part of x_drift, px",
     "y_jitter": "jitter part of y_drift, px",
-    "transit": "relative flux of the transit model",
+    "transit": "relative flux of the transit model (wavelength-dependent depth: of the "
+    "star's total count rate on the subarray)",
     "ramp": "response ramp factor 1 - A exp(-t / tau)",
     "flux_scale": "total multiplicative flux factor (transit * ramp)",
     "star_flux_dn_s": "total star count rate on the subarray, DN/s, before the flat field",
@@ -84,6 +85,8 @@ def output_paths(config, output_dir):
     Returns
     -------
     uncal_paths, truth_paths : list of pathlib.Path
+        With a wavelength-dependent depth the truth paths end with
+        ``<root>_truth_depth.ecsv`` and ``<root>_truth_depth_rows.ecsv``.
     """
     output_dir = Path(output_dir)
     if config.segment_size is None:
@@ -98,6 +101,11 @@ def output_paths(config, output_dir):
         output_dir / f"{config.root}_truth_spectrum.ecsv",
         output_dir / f"{config.root}_truth_cosmic_rays.ecsv",
     ]
+    if chromatic.is_chromatic(config):
+        truth_paths += [
+            output_dir / f"{config.root}_truth_depth.ecsv",
+            output_dir / f"{config.root}_truth_depth_rows.ecsv",
+        ]
     return uncal_paths, truth_paths
 
 
@@ -166,6 +174,11 @@ def make_truth(config):
         stop = min(start + block, nints)
         rate = scene.star_rate(x_shift[start:stop], y_shift[start:stop], spectrum=spectrum)
         star_flux[start:stop] = rate.sum(axis=(1, 2), dtype=float)
+    transit_chromatic = chromatic.chromatic_transit(config, t_mid)
+    if transit_chromatic is not None:
+        # the white light of a wavelength-dependent depth: the star's total count rate
+        transit = _white_transit(transit_chromatic, x_shift, y_shift, spectrum, star_flux, block)
+        scale = transit * ramp
 
     segment = np.empty(nints, dtype=int)
     for number, (start, stop) in enumerate(_segment_ranges(config), start=1):
@@ -229,15 +242,39 @@ def make_truth(config):
     return truth, spectrum_table, Table(cosmic)
 
 
-def _detected_rate(truth, start, stop, spectrum, background):
-    """Noiseless detected count rate (DN/s) with flat field and dark, integrations [start, stop)."""
+def _white_transit(transit_chromatic, x_shift, y_shift, spectrum, star_flux, block):
+    """Relative total star count rate of a transit whose depth varies with wavelength."""
+    white = np.empty(x_shift.size)
+    for start in range(0, x_shift.size, block):
+        stop = min(start + block, x_shift.size)
+        rate = scene.star_rate(
+            x_shift[start:stop],
+            y_shift[start:stop],
+            spectrum=spectrum,
+            chromatic=transit_chromatic.subset(start, stop),
+        )
+        white[start:stop] = rate.sum(axis=(1, 2), dtype=float)
+    return white / star_flux
+
+
+def _detected_rate(truth, start, stop, spectrum, background, transit_chromatic=None):
+    """Noiseless detected count rate (DN/s) with flat field and dark, integrations [start, stop).
+
+    With ``transit_chromatic`` (`chromatic.ChromaticTransit`) the transit is applied per
+    wavelength and the per-integration scale is the response ramp only.
+    """
     rows = truth[start:stop]
+    if transit_chromatic is None:
+        scale, per_wavelength = np.asarray(rows["flux_scale"]), None
+    else:
+        scale, per_wavelength = np.asarray(rows["ramp"]), transit_chromatic.subset(start, stop)
     rate = scene.scene_rate(
         np.asarray(rows["x_shift"]),
         np.asarray(rows["y_shift"]),
         spectrum=spectrum,
-        scale=np.asarray(rows["flux_scale"]),
+        scale=scale,
         background=background,
+        chromatic=per_wavelength,
     )
     return rate + np.float32(detector.DARK_RATE_DN_S)
 
@@ -264,16 +301,20 @@ def noiseless_rates(config, start=0, stop=None):
     stop = config.nints if stop is None else stop
     if not 0 <= start < stop <= config.nints:
         raise ValueError(f"invalid integration range [{start}, {stop}) for nints={config.nints}")
-    return _detected_rate(truth, start, stop, _spectrum(config), config.background), truth
+    transit_chromatic = chromatic.chromatic_transit(config, np.asarray(truth["time_mid_s"]))
+    rate = _detected_rate(
+        truth, start, stop, _spectrum(config), config.background, transit_chromatic
+    )
+    return rate, truth
 
 
-def _segment_ramps(config, truth, cosmic, spectrum, start, stop):
+def _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic=None):
     """Raw ramps of integrations [start, stop), built in bounded chunks."""
     data = np.empty((stop - start, config.ngroups, geometry.N_ROWS, geometry.N_COLUMNS), np.float32)
     chunk = max(1, _CHUNK_READS // config.ngroups)
     for first in range(start, stop, chunk):
         last = min(first + chunk, stop)
-        rate = _detected_rate(truth, first, last, spectrum, config.background)
+        rate = _detected_rate(truth, first, last, spectrum, config.background, transit_chromatic)
         if config.noiseless:
             rngs, events = None, None
         else:
@@ -303,7 +344,9 @@ def simulate_exposure(config, output_dir, overwrite=False):
     -------
     paths : list of pathlib.Path
         Uncal files (in segment order), then ``<root>_truth.ecsv``,
-        ``<root>_truth_spectrum.ecsv`` and ``<root>_truth_cosmic_rays.ecsv``.
+        ``<root>_truth_spectrum.ecsv`` and ``<root>_truth_cosmic_rays.ecsv`` (and, with
+        a wavelength-dependent depth, ``<root>_truth_depth.ecsv`` and
+        ``<root>_truth_depth_rows.ecsv``).
     """
     config.validate()
     output_dir = Path(output_dir)
@@ -319,6 +362,7 @@ def simulate_exposure(config, output_dir, overwrite=False):
     truth, spectrum_table, cosmic_table = make_truth(config)
     cosmic = cosmic_table.as_array() if len(cosmic_table) else np.zeros(0, ramps.COSMIC_RAY_DTYPE)
     spectrum = _spectrum(config)
+    transit_chromatic = chromatic.chromatic_transit(config, np.asarray(truth["time_mid_s"]))
     ranges = _segment_ranges(config)
     for number, ((start, stop), path) in enumerate(zip(ranges, uncal_paths, strict=True), start=1):
         log.info(
@@ -329,7 +373,7 @@ def simulate_exposure(config, output_dir, overwrite=False):
             config.ngroups,
             path.name,
         )
-        data = _segment_ramps(config, truth, cosmic, spectrum, start, stop)
+        data = _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic)
         segment = None if config.segment_size is None else (number, len(ranges), start + 1, stop)
         model = uncal.build_uncal_model(data, config.nints, config.start_mjd, segment=segment)
         model.save(path, overwrite=overwrite)
@@ -339,5 +383,12 @@ def simulate_exposure(config, output_dir, overwrite=False):
     truth.write(truth_paths[0], format="ascii.ecsv", overwrite=True)
     spectrum_table.write(truth_paths[1], format="ascii.ecsv", overwrite=True)
     cosmic_table.write(truth_paths[2], format="ascii.ecsv", overwrite=True)
+    if transit_chromatic is not None:
+        chromatic.depth_truth_table(config).write(
+            truth_paths[3], format="ascii.ecsv", overwrite=True
+        )
+        chromatic.row_depths(config, spectrum, transit_chromatic).write(
+            truth_paths[4], format="ascii.ecsv", overwrite=True
+        )
     log.info("wrote truth tables %s", ", ".join(path.name for path in truth_paths))
     return uncal_paths + truth_paths

@@ -11,7 +11,12 @@ from stdatamodels.jwst.datamodels import dqflags
 
 from jwst_tso_ext.parallel import thread_count
 from jwst_tso_ext.step_mixin import PackageStepMixin
-from jwst_tso_ext.wavelength_drift import resample, shift_estimator, wavelength_solution
+from jwst_tso_ext.wavelength_drift import (
+    resample,
+    response,
+    shift_estimator,
+    wavelength_solution,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +44,11 @@ class WavelengthDriftStep(PackageStepMixin, Step):
     max_reference_frames = integer(default=500)  # integrations entering the median frame
     chunk_size = integer(default=256)  # integrations measured at once
     maximum_cores = string(default='all')  # threads measuring and resampling chunks of integrations: an integer, 'quarter', 'half', 'all' or 'none' (threads share the cube: extra memory is one chunk per thread)
-    template = string(default=None)  # stellar F_nu template table (wavelength [um], flux columns) for the static y offset
-    template_poly_degree = integer(default=2)  # degree (in row) of the unknown smooth response multiplying template x nominal response
-    y_offset = float(default=None)  # user static dispersion offset (pixels); overrides the template
+    template = string(default=None)  # stellar F_nu table (wavelength [um], flux columns) for the static y offset; overrides stellar_temperature
+    stellar_temperature = float(default=None)  # K: blackbody F_nu model of the star for the static y offset when no template is given; None: Rayleigh-Jeans, F_nu ~ nu**2 (no standard JWST keyword carries Teff)
+    template_poly_degree = integer(default=2, min=0)  # degree of the smooth correction (polynomial in 7.5 um / wavelength - 1) multiplying template x instrument response
+    dispersion_solution = option('specwcs', 'wcs', default='specwcs')  # nominal wavelength per row in the static y fit: the specwcs table interpolated linearly (its calibration nodes), or the exposure's WCS (jwst smooths the table with a spline that departs from the nodes by up to 0.025 um below 5 um)
+    y_offset = float(default=None)  # user static dispersion offset (pixels); overrides the fit (0 keeps the nominal wavelength solution)
     max_shift = float(default=0.5)  # |x_shift| or |y_shift| (px) beyond which the Taylor-model fit is invalid: integration flagged (NaN shift, DO_NOT_USE)
     min_flux_scale = float(default=0.5)  # integrations whose fitted flux relative to the reference is below this are flagged likewise (trace lost)
     correct_drift = option('resample', 'none', default='resample')  # resample integrations onto the reference position
@@ -50,7 +57,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
     suffix = string(default='wavelength_drift')  # default suffix of the output product
     """  # noqa: E501
 
-    reference_file_types = []
+    reference_file_types = ["photom", "specwcs"]
 
     def process(self, step_input):
         """
@@ -69,7 +76,13 @@ class WavelengthDriftStep(PackageStepMixin, Step):
 
         Notes
         -----
-        The static offset (median trace position against the nominal one) moves the
+        The static offset (reference trace position against the nominal one) moves the
+        WCS. Its dispersion (``y``) part is fitted by default: the reference spectrum
+        against a stellar model (``template``, else a blackbody at
+        ``stellar_temperature``, else Rayleigh-Jeans) times the instrument response of
+        the ``photom`` reference selected for the exposure, dispersed with the
+        exposure's WCS (its specwcs); ``y_offset`` overrides it and a photom reference
+        of ``N/A`` leaves it at 0. The offset moves the
         WCS: a ``Shift(-dx) & Shift(-dy)`` is inserted after the detector frame, so each
         pixel carries the wavelength of where the star actually fell. The drift of the
         integrations about the reference is removed by resampling them onto the
@@ -82,8 +95,10 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         positive toward higher column / row) is attached to the product as the
         structured array ``drift_table`` (an extra attribute that stdatamodels keeps in
         the ASDF extension of the FITS file), and written as ``<rootname>_drift.ecsv``
-        when ``save_results`` is set. The static offsets are in
-        ``meta.wavelength_drift``.
+        when ``save_results`` is set. The static offsets, the error of ``y`` and how
+        it was found are in ``meta.wavelength_drift`` and in the drift table's ``meta``
+        (keys ``static_x_offset, static_y_offset, static_y_offset_err,
+        static_y_method, stellar_template, photom_reference``).
         """
         result = self.prepare_output(step_input, open_as_type=datamodels.CubeModel)
         exp_type = str(result.meta.exposure.type).upper()
@@ -160,15 +175,8 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             )
 
         # static offset
-        if self.y_offset is not None:
-            y_static = float(self.y_offset)
-            log.info("Static y offset from the user: %.4f px", y_static)
-        elif self.template is not None:
-            y_static = self._template_offset(ref)
-            log.info("Static y offset from template %s: %.4f px", self.template, y_static)
-        else:
-            y_static = 0.0
-            log.info("No template or y_offset given: static y offset kept at 0")
+        static = self._static_y_offset(result, ref)
+        y_static = static["static_y_offset"]
         x_static = wavelength_solution.static_x_offset(ref.frame, ref.columns, ref.rows, y_static)
         log.info("Static x offset from the trace position: %.4f px", x_static)
         result.meta.wcs = wavelength_solution.shift_wcs(result.meta.wcs, x_static, y_static)
@@ -200,12 +208,10 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         # the reference actually used, so that later segments can share it
         result.drift_reference = ref.frame.astype(np.float32)
         result.drift_reference_err = np.sqrt(ref.variance).astype(np.float32)
-        result.meta.wavelength_drift = {
-            "static_x_offset": x_static,
-            "static_y_offset": y_static,
-            "reference": str(self.reference),
-            "correct_drift": self.correct_drift,
-        }
+        static_meta = {"static_x_offset": x_static, **static}
+        static_meta.update(reference=str(self.reference), correct_drift=self.correct_drift)
+        result.meta.wavelength_drift = static_meta
+        table.meta.update(static_meta)
         for name in ("x_shift", "y_shift"):
             log.info(
                 "%s: mean %.5f px, rms %.5f px, median error %.5f px",
@@ -221,8 +227,143 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         result.meta.cal_step.wavelength_drift = "COMPLETE"
         return result
 
-    def _template_offset(self, ref):
-        """Static dispersion offset from the user template."""
+    def _static_y_offset(self, model, ref):
+        """Static dispersion offset, its error and how it was found (``meta.wavelength_drift``).
+
+        The fit (`wavelength_solution.fit_static_y_offset`) models the reference
+        spectrum as the stellar template times the instrument response of the photom
+        reference that CRDS selects for the exposure, dispersed with the exposure's own
+        (specwcs) wavelength solution.
+        """
+        static = {
+            "static_y_offset": 0.0,
+            "static_y_offset_err": float("nan"),
+            "static_y_method": "none",
+            "stellar_template": "",
+            "photom_reference": "",
+            "dispersion_solution": "",
+        }
+        if self.y_offset is not None:
+            static.update(static_y_offset=float(self.y_offset), static_y_method="user")
+            log.info("Static y offset from the user: %.4f px", static["static_y_offset"])
+            return static
+        if self.template is not None:
+            template_wave, template_flux = self._read_template()
+            static.update(static_y_method="template", stellar_template=str(self.template))
+        else:
+            template_wave, template_flux = wavelength_solution.stellar_template(
+                self.stellar_temperature
+            )
+            if self.stellar_temperature is None:
+                static.update(static_y_method="rayleigh_jeans", stellar_template="F_nu ~ nu**2")
+            else:
+                static.update(
+                    static_y_method="blackbody",
+                    stellar_template=f"blackbody {float(self.stellar_temperature):g} K",
+                )
+        photom_name, instrument_response = self._instrument_response(model)
+        static["photom_reference"] = photom_name
+        if instrument_response is None:
+            static.update(static_y_method="none", stellar_template="")
+            return static
+        wavelength_of_row, static["dispersion_solution"] = self._wavelength_of_row(
+            model, ref.x_center
+        )
+        spectrum = np.nansum(ref.frame[:, ref.columns], axis=1)
+        variance = np.nansum(ref.variance[:, ref.columns], axis=1)
+        y_static, y_error = wavelength_solution.fit_static_y_offset(
+            spectrum,
+            variance,
+            np.arange(spectrum.size),
+            template_wave,
+            template_flux,
+            poly_degree=self.template_poly_degree,
+            response=instrument_response,
+            wavelength_of_row=wavelength_of_row,
+        )
+        static.update(static_y_offset=y_static, static_y_offset_err=y_error)
+        log.info(
+            "Static y offset (%s template, %s response): %.4f +/- %.4f px",
+            static["stellar_template"],
+            photom_name,
+            y_static,
+            y_error,
+        )
+        return static
+
+    def _wavelength_of_row(self, model, x_center):
+        """Nominal wavelength per row (specwcs table, or the exposure's WCS) and its source."""
+        wcs_solution = _wcs_wavelength_of_row(model.meta.wcs, x_center), "WCS"
+        if self.dispersion_solution == "wcs":
+            return wcs_solution
+        reference = self.get_reference_file(model, "specwcs")
+        if isinstance(reference, str) and reference.strip() in ("", "N/A"):
+            log.info("No specwcs reference: the static y fit uses the exposure's WCS")
+            return wcs_solution
+        try:
+            if isinstance(reference, str):
+                with datamodels.MiriLRSSpecwcsModel(reference) as specwcs:
+                    wavetable = np.asarray(specwcs.wavetable).copy()
+                    y_ref = specwcs.meta.y_ref_slitless
+            else:
+                wavetable = np.asarray(reference.wavetable)
+                y_ref = reference.meta.y_ref_slitless
+            if y_ref is None:
+                raise ValueError("no y_ref_slitless (IMYSLTL) in the specwcs")
+            solution = response.wavelength_of_row_from_wavetable(
+                wavetable, y_ref, model.meta.subarray.ystart or 1
+            )
+        except Exception as error:  # noqa: BLE001 - fall back to the WCS built from it
+            log.warning(
+                "specwcs %s unusable for the static y fit (%s); using the exposure's WCS",
+                reference,
+                error,
+            )
+            return wcs_solution
+        if isinstance(reference, str):
+            return solution, f"specwcs {Path(reference).name}"
+        name = getattr(reference.meta, "filename", None) or type(reference).__name__
+        return solution, f"specwcs {name}"
+
+    def _instrument_response(self, model):
+        """Name of the photom reference and the instrument response it gives (or None)."""
+        if model.meta.cal_step.photom == "COMPLETE":
+            log.info("Input is flux calibrated (photom COMPLETE): flat instrument response")
+            return "photom applied", wavelength_solution.flat_response
+        reference = self.get_reference_file(model, "photom")
+        if isinstance(reference, str) and reference.strip() in ("", "N/A"):
+            log.warning(
+                "No photom reference (N/A): the instrument response is unknown, static y "
+                "offset not fitted and kept at 0 (give y_offset to set it)"
+            )
+            return "N/A", None
+        if isinstance(reference, str):
+            name = Path(reference).name
+            try:
+                with datamodels.MirLrsPhotomModel(reference) as photom:
+                    table = np.asarray(photom.phot_table).copy()
+            except Exception as error:  # noqa: BLE001 - any reader failure: one clear message
+                raise ValueError(
+                    f"photom reference {reference} cannot be read as a MIRI LRS photom "
+                    f"table ({type(error).__name__}: {error})"
+                ) from error
+        else:
+            name = str(getattr(reference.meta, "filename", None) or type(reference).__name__)
+            table = np.asarray(reference.phot_table)
+        try:
+            instrument_response = response.response_from_phot_table(
+                table,
+                filter_name=model.meta.instrument.filter or "P750L",
+                subarray=model.meta.subarray.name or "SLITLESSPRISM",
+            )
+        except ValueError as error:
+            log.warning("%s: %s; static y offset not fitted and kept at 0", name, error)
+            return name, None
+        instrument_response.source = name
+        return name, instrument_response
+
+    def _read_template(self):
+        """Wavelength (micron, increasing) and F_nu of the user template."""
         path = self.template
         if not Path(path).is_file():
             raise FileNotFoundError(
@@ -246,16 +387,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             )
         wave, flux = wave[good], flux[good]
         order = np.argsort(wave)
-        spectrum = np.nansum(ref.frame[:, ref.columns], axis=1)
-        variance = np.nansum(ref.variance[:, ref.columns], axis=1)
-        return wavelength_solution.static_y_offset_from_template(
-            spectrum,
-            variance,
-            np.arange(spectrum.size),
-            wave[order],
-            flux[order],
-            poly_degree=self.template_poly_degree,
-        )
+        return wave[order], flux[order]
 
     @staticmethod
     def _table(model, shifts):
@@ -333,6 +465,21 @@ def _reference_source(reference, model):
             f"the integrations are {model.data.shape[1:]}"
         )
     return (data[None], err[None], None), 0
+
+
+def _wcs_wavelength_of_row(wcs, x_center):
+    """Nominal wavelength (micron) at a row coordinate, from the exposure's WCS.
+
+    Evaluated at the trace column ``x_center`` without the bounding box; NaN outside
+    the calibrated range of the specwcs.
+    """
+
+    def wavelength_of_row(rows):
+        rows = np.asarray(rows, dtype=float)
+        world = wcs(np.full_like(rows, x_center), rows, with_bounding_box=False)
+        return np.asarray(world[-1], dtype=float)
+
+    return wavelength_of_row
 
 
 def _int_numbers(model, mask):

@@ -343,3 +343,18 @@ def test_fit_recovers_random_depths_and_ramps(depth, ramp_amp, seed):
     assert abs(rp**2 - depth) < 4 * 2 * rp * rp_err
     amp, amp_err = fit["values"][names.index("ramp_amp1")], fit["errors"][names.index("ramp_amp1")]
     assert abs(amp - ramp_amp) < 4 * amp_err
+
+
+def test_free_limb_darkening_is_fitted_as_kipping_q():
+    """free u1, u2 are varied as Kipping's q1, q2 (always a physical law)."""
+    data = make_spectra(seed=8)
+    white, white_err, _ = sum_white_light(data["wave"], data["flux"], data["err"], **RANGE)
+    options = dict(FIT_OPTIONS, free_params=["t0", "rp", "u1", "u2"])
+    options["astro_params"] = dict(options["astro_params"], t0=data["t0"])
+    result = detrend(data["time"], white, white_err, **options)
+    names = result["fit"]["names"]
+    assert "q1" in names and "q2" in names and "u1" not in names
+    rp, rp_err = result["parameters"]["rp"]
+    assert abs(rp - data["rp"]) < 3 * rp_err
+    u1, u2 = result["parameters"]["u1"][0], result["parameters"]["u2"][0]
+    assert u1 >= 0 and u1 + u2 <= 1  # inside the physical region

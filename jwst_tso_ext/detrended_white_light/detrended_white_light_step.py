@@ -10,10 +10,7 @@ from jwst.stpipe import Step
 
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
 from jwst_tso_ext.lightcurve.binning import spectra_from_model
-from jwst_tso_ext.lightcurve.model import (
-    ASTRO_PARAMS,
-    regressors_from_drift_table,
-)
+from jwst_tso_ext.lightcurve.model import USER_PARAMS, regressors_from_drift_table
 from jwst_tso_ext.step_mixin import PackageStepMixin
 
 log = logging.getLogger(__name__)
@@ -53,7 +50,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
     ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
     astrophysical = option('transit', 'eclipse', 'out_of_transit', 'none', default='transit')  # Astrophysical part of the model (none: systematics only)
     windows = float_list(default=None)  # out_of_transit: start1, end1, start2, end2, ... times excluded from the fit
-    free_params = force_list(default=None)  # Fitted astrophysical parameters; None: t0,rp,a,inc (transit) or t0,fp,a (eclipse); a/inc are varied as the duration and impact parameter
+    free_params = force_list(default=None)  # Fitted astrophysical parameters; None: t0,rp,a,inc (transit) or t0,fp,a (eclipse); a/inc are varied as the duration and impact parameter, u1/u2 as Kipping q1/q2
     t0 = float(default=None)  # Mid-transit (mid-eclipse) time in time_column days; None: found by a transit search
     period = float(default=None)  # Orbital period (days); None: 1 d or 20x the exposure, whichever is longer (a single transit hardly constrains it)
     rp = float(default=0.1)  # Planet-to-star radius ratio (start from the search's depth when free)
@@ -185,7 +182,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
             ramp_selection=self.ramp_selection,
             ramp_tau=self.ramp_tau if self.ramp_tau else [0.01, 0.05],
             astrophysical=astro,
-            astro_params={k: getattr(self, k) for k in ASTRO_PARAMS},
+            astro_params={k: getattr(self, k) for k in USER_PARAMS},
             free_params=self.free_params if self.free_params is not None else DEFAULT_FREE[astro],
             windows=self.windows,
             min_out_of_transit=self.min_out_of_transit,

@@ -54,7 +54,9 @@ from jwst_tso_ext.lightcurve.orbit import default_period, orbit_from_shape, shap
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ASTRO_PARAMS", "ASTROPHYSICAL_KINDS", "LightCurveModel", "fit_light_curve"]
+__all__ = [
+    "ASTRO_PARAMS", "USER_PARAMS", "ASTROPHYSICAL_KINDS", "LightCurveModel", "fit_light_curve",
+]
 
 #: Kinds of astrophysical signal the model knows.
 ASTROPHYSICAL_KINDS = ("transit", "eclipse", "out_of_transit", "none")
@@ -75,7 +77,13 @@ ASTRO_PARAMS = {
     "u1": (0.1, (-1.0, 2.0)),
     "u2": (0.1, (-1.0, 2.0)),
     "fp": (1e-3, (0.0, 0.5)),
+    "q1": (None, (0.0, 1.0)),
+    "q2": (None, (0.0, 1.0)),
 }
+
+#: The parameters a user gives; q1, q2 (Kipping's limb darkening) are how a free
+#: u1, u2 is fitted.
+USER_PARAMS = tuple(name for name in ASTRO_PARAMS if name not in ("q1", "q2"))
 
 
 class LightCurveModel:
@@ -168,7 +176,7 @@ class LightCurveModel:
                     raise ValueError(f"Unknown free parameter {name!r}; choose from "
                                      f"{list(ASTRO_PARAMS)}")
                 # the orbit is varied through the transit shape (see module docstring)
-                name = {"a": "duration", "inc": "b"}.get(name, name)
+                name = {"a": "duration", "inc": "b", "u1": "q1", "u2": "q2"}.get(name, name)
                 if name not in free and not (astrophysical == "transit" and name == "fp"):
                     free.append(name)
             self.free_astro = free
@@ -241,6 +249,10 @@ class LightCurveModel:
             p[name] = value
         if "rp_shape" not in self.free_astro:
             p["rp_shape"] = p["rp"]
+        if "q1" in self.free_astro or "q2" in self.free_astro:
+            # Kipping (2013): any q1, q2 in [0, 1] is a physical quadratic law
+            q1, q2 = np.clip(p["q1"], 0.0, 1.0), np.clip(p["q2"], 0.0, 1.0)
+            p["u1"], p["u2"] = 2.0 * np.sqrt(q1) * q2, np.sqrt(q1) * (1.0 - 2.0 * q2)
         if self.astrophysical in ("transit", "eclipse") and (
             self.shape_free or p["a"] is None or p["inc"] is None
         ):
@@ -362,6 +374,8 @@ class LightCurveModel:
             value = self.astro_values[name]
             if name == "rp_shape" and value is None:
                 value = self.astro_values["rp"]
+            if name in ("q1", "q2") and value is None:
+                value = _kipping_q(self.astro_values["u1"], self.astro_values["u2"])[name]
             if value is None:
                 raise ValueError(f"No starting value for the free parameter {name!r}.")
             x0.append(value)
@@ -377,6 +391,14 @@ class LightCurveModel:
         x0, lo, hi = (np.array(v, dtype=float) for v in (x0, lo, hi))
         x0 = np.clip(x0, np.nextafter(lo, hi), np.nextafter(hi, lo))
         return x0, lo, hi
+
+
+def _kipping_q(u1, u2):
+    """Kipping (2013) q1, q2 of a quadratic limb-darkening law (clipped to [0, 1])."""
+    total = u1 + u2
+    q1 = float(np.clip(total**2, 0.0, 1.0))
+    q2 = float(np.clip(u1 / (2.0 * total), 0.0, 1.0)) if total > 0 else 0.5
+    return {"q1": q1, "q2": q2}
 
 
 def _ramp_starts(model, x0, lo, hi):

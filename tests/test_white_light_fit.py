@@ -302,7 +302,11 @@ def test_eclipse_depth_recovered():
 
 def test_model_rejects_unknown_parameters():
     with pytest.raises(ValueError, match="Unknown free parameter"):
-        LightCurveModel(np.arange(10.0), free_params=["depth"])
+        LightCurveModel(np.arange(10.0), free_params=["radius"])
+    # a free depth scales a fixed transit shape: it needs rp_shape
+    with pytest.raises(ValueError, match="fixed shape"):
+        LightCurveModel(np.arange(10.0), free_params=["depth"],
+                        astro_params={"t0": 5.0, "duration": 3.0, "b": 0.1})
     with pytest.raises(ValueError, match="ramp"):
         LightCurveModel(np.arange(10.0), ramp="triple")
 

@@ -1,16 +1,15 @@
 """Detrended white-light curve of a MIRI LRS slitless time-series observation."""
 
 import logging
-import os
 
 import numpy as np
-from astropy.table import QTable, Table
-from jwst.lib.suffix import remove_suffix
+from astropy.table import QTable
 from jwst.stpipe import Step
 
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
 from jwst_tso_ext.lightcurve.binning import spectra_from_model
 from jwst_tso_ext.lightcurve.model import USER_PARAMS, regressors_from_drift_table
+from jwst_tso_ext.lightcurve.products import find_drift_table, product_table_meta
 from jwst_tso_ext.step_mixin import PackageStepMixin
 
 log = logging.getLogger(__name__)
@@ -129,7 +128,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
             )
         regressors = self._regressors(input_data, model, spectra["int_num"])
         table, result = make_detrended_light_curve(
-            spectra, regressors=regressors, table_meta=_table_meta(model),
+            spectra, regressors=regressors, table_meta=product_table_meta(model),
             **self.light_curve_options(),
         )
         table.meta["drift_table"] = self._drift_path_used
@@ -204,49 +203,11 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
         model (as ``wavelength_drift`` attaches it to its output); ``<rootname>_drift.ecsv``
         beside the input file.  What was used is logged and recorded in the table meta.
         """
-        self._drift_path_used = None
         names = list(self.regressors or [])
-        path = self.drift_table
-        if path is not None:
-            if not os.path.exists(path):
-                raise ValueError(f"drift_table {path!r} does not exist.")
-        else:
-            attached = model.instance.get("drift_table")
-            if attached is not None and len(attached) > 0:
-                log.info(f"Using the drift table attached to the input for regressors {names}")
-                self._drift_path_used = "attached to input"
-                return regressors_from_drift_table(Table(np.asarray(attached)), int_num, names)
-            filename = input_data if isinstance(input_data, str) else model.meta.filename
-            if filename:
-                directory = os.path.dirname(filename) or (self.input_dir or "")
-                root, _ = remove_suffix(os.path.splitext(os.path.basename(filename))[0])
-                candidate = os.path.join(directory, f"{root}_drift.ecsv")
-                if os.path.exists(candidate):
-                    path = candidate
-            if path is None:
-                log.info(
-                    "No drift table given, attached or found beside the input; no regressors used."
-                )
-                return {}
-        log.info(f"Using drift table {path} for regressors {names}")
-        self._drift_path_used = str(path)
-        drift = Table.read(path, format="ascii.ecsv")
+        drift, self._drift_path_used = find_drift_table(input_data, model, self.drift_table,
+                                                        self.input_dir)
+        if drift is None:
+            log.info("No drift table given, attached or found beside the input; no regressors used.")
+            return {}
+        log.info(f"Using drift table {self._drift_path_used} for regressors {names}")
         return regressors_from_drift_table(drift, int_num, names)
-
-
-def _table_meta(model):
-    """Copy jwst white_light's table metadata from the model."""
-    meta = {}
-    for key, attr in (
-        ("instrument", "instrument.name"),
-        ("exp_type", "exposure.type"),
-        ("subarray", "subarray.name"),
-        ("filter", "instrument.filter"),
-        ("pupil", "instrument.pupil"),
-        ("target_name", "target.catalog_name"),
-    ):
-        obj = model.meta
-        for part in attr.split("."):
-            obj = getattr(obj, part, None)
-        meta[key] = obj
-    return meta

@@ -14,7 +14,7 @@ from astropy import units as u
 from astropy.table import QTable
 
 from jwst_tso_ext.lightcurve import noise
-from jwst_tso_ext.lightcurve.binning import sum_white_light
+from jwst_tso_ext.lightcurve.binning import sum_white_light, time_axis
 from jwst_tso_ext.lightcurve.clipping import running_median, sigma_clip_series
 from jwst_tso_ext.lightcurve.fit_selection import detrend
 
@@ -68,17 +68,7 @@ def make_detrended_light_curve(
     )
     mjd = np.asarray(spectra["mjd_utc"], float)
     bjd = np.asarray(spectra["bjd_tdb"], float)
-    if time_column == "BJD_TDB" and np.isfinite(bjd).all():
-        time = bjd
-    else:
-        if time_column == "BJD_TDB":
-            log.warning("BJD_TDB times missing; fitting against MJD_UTC.")
-        time_column = "MJD_UTC"
-        time = mjd
-    if not np.isfinite(time).any():
-        log.warning("No integration times in the input; using integration number as time.")
-        time = np.asarray(spectra["int_num"], float)
-        time_column = "INT_NUM"
+    time, time_column = time_axis(spectra, time_column)
     clipped = sigma_clip_series(white, window=clip_window, nsigma=clip_sigma, maxiter=clip_maxiter)
     clipped |= ~np.isfinite(time)
     # integrations whose white light is mostly filled from neighbours (all NaN, flagged
@@ -125,10 +115,8 @@ def make_detrended_light_curve(
         tbl[name] = np.asarray(values, float)  # every candidate, kept or not
 
     # Metrics on the fitted points, relative to the full model
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel_res = (white / fit["model"] - 1.0)[fit_mask]
-    rms = noise.rms_ppm(rel_res)
-    expected = noise.expected_noise_ppm(white[fit_mask], white_err[fit_mask])
+    metrics = noise.fit_metrics(white, white_err, fit["model"], fit_mask)
+    rms, expected = metrics["rms_ppm"], metrics["expected_noise_ppm"]
     meta["min_wavelength"] = float(min_wave)
     meta["max_wavelength"] = float(max_wave)
     meta["n_wavelength_bins"] = int(info["bins_used"].size)
@@ -178,8 +166,8 @@ def make_detrended_light_curve(
     meta["bic"] = noise.bic(fit["chi2"], fit["n_free"], fit["n_points"])
     meta["rms_ppm"] = rms
     meta["expected_noise_ppm"] = expected
-    meta["rms_to_expected"] = rms / expected if expected > 0 else np.nan
-    meta["beta"] = noise.beta_factor(rel_res)
+    meta["rms_to_expected"] = metrics["rms_to_expected"]
+    meta["beta"] = metrics["beta"]
     meta["fit_success"] = fit["success"]
     log.info(f"Fit: rms {rms:.0f} ppm, expected {expected:.0f} ppm "
              f"(ratio {meta['rms_to_expected']:.2f}), beta {meta['beta']:.2f}, "

@@ -36,9 +36,12 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "spectra_from_model",
+    "time_axis",
     "bad_bin_mask",
     "fill_bad_bins",
     "sum_white_light",
+    "sum_bins",
+    "bin_edges",
 ]
 
 DO_NOT_USE = 1
@@ -124,6 +127,41 @@ def spectra_from_model(model):
     }
 
 
+def time_axis(spectra, time_column="BJD_TDB"):
+    """
+    The time axis of a light-curve fit, from the spectra's integration times.
+
+    Parameters
+    ----------
+    spectra : dict
+        As returned by :func:`spectra_from_model`.
+    time_column : {'BJD_TDB', 'MJD_UTC'}
+        Wanted axis; BJD_TDB falls back to MJD_UTC when any BJD_TDB time is missing,
+        and either falls back to the integration number when no time is known.
+
+    Returns
+    -------
+    time : ndarray (nints,)
+        Times (days, or integration numbers).
+    time_column : str
+        The axis used: ``BJD_TDB``, ``MJD_UTC`` or ``INT_NUM``.
+    """
+    mjd = np.asarray(spectra["mjd_utc"], float)
+    bjd = np.asarray(spectra["bjd_tdb"], float)
+    if time_column == "BJD_TDB" and np.isfinite(bjd).all():
+        time = bjd
+    else:
+        if time_column == "BJD_TDB":
+            log.warning("BJD_TDB times missing; fitting against MJD_UTC.")
+        time_column = "MJD_UTC"
+        time = mjd
+    if not np.isfinite(time).any():
+        log.warning("No integration times in the input; using integration number as time.")
+        time = np.asarray(spectra["int_num"], float)
+        time_column = "INT_NUM"
+    return time, time_column
+
+
 def _flux_unit(table):
     """FLUX column unit of a FITS_rec spec table, or None for a plain array."""
     columns = getattr(table, "columns", None)
@@ -202,12 +240,190 @@ def fill_bad_bins(flux, error, bad, fill_window=10):
     return flux_f, err_f
 
 
+def bin_edges(min_wave=5.0, max_wave=12.0, width=None, resolving_power=None, edges=None):
+    """
+    Wavelength bin edges: given, of constant width, or of constant resolving power.
+
+    Parameters
+    ----------
+    min_wave, max_wave : float
+        Range (micron) covered by the bins when ``edges`` is not given.
+    width : float, optional
+        Constant bin width (micron); the last bin ends at or below ``max_wave``.
+    resolving_power : float, optional
+        Constant ``R = lambda / delta lambda`` (bin centre over bin width): edges grow
+        geometrically by ``(2R + 1) / (2R - 1)`` from ``min_wave``.
+    edges : sequence of float, optional
+        Explicit, strictly increasing edges (micron); wins over the others.
+
+    Returns
+    -------
+    ndarray (nbins + 1,)
+        Increasing edges.
+
+    Raises
+    ------
+    ValueError
+        If no or several ways are given, a value is not positive, the edges are not
+        increasing, or the range holds no bin.
+    """
+    if edges is not None and len(edges) > 0:
+        out = np.asarray(edges, dtype=float)
+        if out.ndim != 1 or out.size < 2 or not np.all(np.isfinite(out)):
+            raise ValueError(f"Bin edges must be at least two finite values, got {edges!r}.")
+        if not np.all(np.diff(out) > 0):
+            raise ValueError(f"Bin edges must increase strictly, got {list(out)}.")
+        return out
+    if min_wave is None or max_wave is None or not 0 < min_wave < max_wave:
+        raise ValueError(f"Invalid wavelength range [{min_wave}, {max_wave}] micron: "
+                         "min_wavelength must be positive and smaller than max_wavelength.")
+    if (width is None) == (resolving_power is None):
+        raise ValueError("Give exactly one of bin_width and resolving_power (or the edges).")
+    if width is not None:
+        if not width > 0:
+            raise ValueError(f"bin_width must be positive, got {width}.")
+        n = int(np.floor((max_wave - min_wave) / width + 1e-9))
+        if n < 1:
+            raise ValueError(f"bin_width {width} um is wider than [{min_wave}, {max_wave}] um.")
+        return min_wave + width * np.arange(n + 1)
+    if not resolving_power > 0.5:
+        raise ValueError(f"resolving_power must exceed 0.5, got {resolving_power}.")
+    ratio = (2.0 * resolving_power + 1.0) / (2.0 * resolving_power - 1.0)
+    n = int(np.floor(np.log(max_wave / min_wave) / np.log(ratio) + 1e-9))
+    if n < 1:
+        raise ValueError(f"resolving_power {resolving_power} gives no bin in "
+                         f"[{min_wave}, {max_wave}] um.")
+    return min_wave * ratio ** np.arange(n + 1)
+
+
+def _column_wavelengths(wavelength):
+    """Per-column wavelength: a 2-D (nints, nwave) grid reduced to its median in time."""
+    wave = np.asarray(wavelength, dtype=float)
+    if wave.ndim == 2:
+        with np.errstate(invalid="ignore"):
+            wave = np.nanmedian(np.where(np.isfinite(wave) & (wave > 0), wave, np.nan), axis=0)
+    return wave
+
+
+def sum_bins(
+    wavelength, flux, error, dq=None, *, edges, max_bad_fraction=0.5, fill_window=10,
+):
+    """
+    Sum flux in wavelength bins, on one common set of good columns for all integrations.
+
+    A column (extracted wavelength element) belongs to the bin ``[lo, hi)`` that holds its
+    wavelength (the last bin includes its upper edge). Columns bad in more than
+    ``max_bad_fraction`` of the integrations are excluded everywhere; the other bad
+    entries are filled (see the module docstring), so that no bin jumps when a pixel
+    goes bad. The white light is the one-bin case (:func:`sum_white_light`).
+
+    Parameters
+    ----------
+    wavelength : ndarray (nwave,) or (nints, nwave)
+        Wavelength of each column (micron); a 2-D grid is reduced to its median in time.
+    flux, error : ndarray (nints, nwave)
+        Flux and 1-sigma error.  Not modified.
+    dq : ndarray (nints, nwave), optional
+        DQ flags.
+    edges : ndarray (nbins + 1,)
+        Increasing bin edges (micron), e.g. from :func:`bin_edges`.
+    max_bad_fraction : float
+        Columns bad in more than this fraction of integrations are excluded everywhere.
+    fill_window : int
+        Half-width (integrations) of the time neighbourhood used to fill bad entries.
+
+    Returns
+    -------
+    binned_flux, binned_err : ndarray (nints, nbins)
+        Summed flux and error (errors added in quadrature); NaN for a bin with no
+        usable column.
+    info : dict
+        ``bin_index`` (nwave,: the bin of each column, -1 outside), ``bins_used``
+        (indices of the summed columns), ``bins_excluded`` (in a bin but excluded),
+        ``n_columns`` (nbins,: columns summed per bin), ``n_filled`` (nints, nbins:
+        filled entries), ``wavelength`` (nwave,: the column wavelengths) and
+        ``wavelength_mean`` (nbins,: mean wavelength of the summed columns).
+
+    Raises
+    ------
+    ValueError
+        If the arrays do not match, the data have no finite wavelength, or no column
+        falls in any bin.
+    """
+    flux = np.asarray(flux, dtype=float)
+    error = np.asarray(error, dtype=float)
+    if flux.ndim != 2 or flux.shape != error.shape:
+        raise ValueError(f"flux and error must be 2-D (nints, nwave) of equal shape, got "
+                         f"{flux.shape} and {error.shape}")
+    edges = np.asarray(edges, dtype=float)
+    nbins = edges.size - 1
+    wave = _column_wavelengths(wavelength)
+    finite_wave = wave[np.isfinite(wave)]
+    if finite_wave.size == 0:
+        raise ValueError("The input spectra have no finite wavelengths.")
+    index = np.full(wave.size, -1)
+    finite = np.isfinite(wave)
+    inside = finite & (wave >= edges[0]) & (wave <= edges[-1])
+    index[inside] = np.clip(np.searchsorted(edges, wave[inside], side="right") - 1, 0, nbins - 1)
+    if not inside.any():
+        raise ValueError(
+            f"Wavelength range [{edges[0]:g}, {edges[-1]:g}] micron is outside the data, which "
+            f"cover [{finite_wave.min():.3f}, {finite_wave.max():.3f}] micron."
+        )
+    bad = bad_bin_mask(flux, error, dq)
+    bad_frac = bad.mean(axis=0)
+    keep = inside & (bad_frac <= max_bad_fraction)
+    excluded = np.nonzero(inside & ~keep)[0]
+    if excluded.size:
+        log.info(f"{excluded.size} wavelength columns in range are bad in more than "
+                 f"{100 * max_bad_fraction:.0f}% of integrations and are excluded everywhere.")
+    idx = np.nonzero(keep)[0]
+    nints = flux.shape[0]
+    binned = np.full((nints, nbins), np.nan)
+    binned_err = np.full((nints, nbins), np.nan)
+    n_filled = np.zeros((nints, nbins), dtype=int)
+    n_columns = np.zeros(nbins, dtype=int)
+    wave_mean = np.full(nbins, np.nan)
+    if idx.size:
+        sub_bad = bad[:, idx]
+        flux_f, err_f = fill_bad_bins(flux[:, idx], error[:, idx], sub_bad,
+                                      fill_window=fill_window)
+        if sub_bad.any():
+            log.info(f"Filled {int(sub_bad.sum())} bad entries in "
+                     f"{int(sub_bad.any(axis=1).sum())} integrations from scaled neighbouring "
+                     "integrations.")
+        # one matrix product per quantity: (nints, ncols) @ (ncols, nbins)
+        member = np.zeros((idx.size, nbins))
+        member[np.arange(idx.size), index[idx]] = 1.0
+        binned = flux_f @ member
+        binned_err = np.sqrt((err_f**2) @ member)
+        n_filled = (sub_bad @ member).astype(int)
+        n_columns = member.sum(axis=0).astype(int)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wave_mean = (wave[idx] @ member) / n_columns
+        empty = n_columns == 0
+        binned[:, empty] = np.nan
+        binned_err[:, empty] = np.nan
+    info = {
+        "bin_index": index,
+        "bins_used": idx,
+        "bins_excluded": excluded,
+        "n_columns": n_columns,
+        "n_filled": n_filled,
+        "wavelength": wave,
+        "wavelength_mean": wave_mean,
+    }
+    return binned, binned_err, info
+
+
 def sum_white_light(
     wavelength, flux, error, dq=None, *, min_wave=5.0, max_wave=12.0, max_bad_fraction=0.5,
     fill_window=10,
 ):
     """
     Sum flux over ``[min_wave, max_wave]`` on one common set of bins for all integrations.
+
+    The one-bin case of :func:`sum_bins`.
 
     Parameters
     ----------
@@ -239,52 +455,22 @@ def sum_white_light(
         If the wavelength range is empty, inverted, outside the data, or every bin in
         it is excluded.
     """
-    flux = np.asarray(flux, dtype=float)
-    error = np.asarray(error, dtype=float)
-    if flux.ndim != 2 or flux.shape != error.shape:
-        raise ValueError(f"flux and error must be 2-D (nints, nwave) of equal shape, got "
-                         f"{flux.shape} and {error.shape}")
-    wave = np.asarray(wavelength, dtype=float)
-    if wave.ndim == 2:
-        with np.errstate(invalid="ignore"):
-            wave = np.nanmedian(np.where(np.isfinite(wave) & (wave > 0), wave, np.nan), axis=0)
     if min_wave is None or max_wave is None or not min_wave < max_wave:
         raise ValueError(f"Invalid wavelength range [{min_wave}, {max_wave}] micron: "
                          "min_wavelength must be smaller than max_wavelength.")
-    finite_wave = wave[np.isfinite(wave)]
-    if finite_wave.size == 0:
-        raise ValueError("The input spectra have no finite wavelengths.")
-    in_range = np.isfinite(wave) & (wave >= min_wave) & (wave <= max_wave)
-    if not in_range.any():
-        raise ValueError(
-            f"Wavelength range [{min_wave}, {max_wave}] micron is outside the data, which "
-            f"cover [{finite_wave.min():.3f}, {finite_wave.max():.3f}] micron."
-        )
-    bad = bad_bin_mask(flux, error, dq)
-    bad_frac = bad.mean(axis=0)
-    keep = in_range & (bad_frac <= max_bad_fraction)
-    excluded = np.nonzero(in_range & ~keep)[0]
-    if excluded.size:
-        log.info(f"{excluded.size} wavelength bins in range are bad in more than "
-                 f"{100 * max_bad_fraction:.0f}% of integrations and are excluded everywhere.")
-    if not keep.any():
+    white, white_err, info = sum_bins(
+        wavelength, flux, error, dq, edges=[min_wave, max_wave],
+        max_bad_fraction=max_bad_fraction, fill_window=fill_window,
+    )
+    if info["n_columns"][0] == 0:
         raise ValueError(
             f"Every wavelength bin in [{min_wave}, {max_wave}] micron is bad in more than "
             f"{100 * max_bad_fraction:.0f}% of the integrations; nothing left to sum."
         )
-    idx = np.nonzero(keep)[0]
-    sub_bad = bad[:, idx]
-    flux_f, err_f = fill_bad_bins(flux[:, idx], error[:, idx], sub_bad, fill_window=fill_window)
-    n_filled = sub_bad.sum(axis=1)
-    if n_filled.any():
-        log.info(f"Filled {int(n_filled.sum())} bad entries in {int((n_filled > 0).sum())} "
-                 "integrations from scaled neighbouring integrations.")
-    white = flux_f.sum(axis=1)
-    white_err = np.sqrt((err_f**2).sum(axis=1))
-    info = {
+    idx = info["bins_used"]
+    return white[:, 0], white_err[:, 0], {
         "bins_used": idx,
-        "bins_excluded": excluded,
-        "n_filled": n_filled,
-        "wavelength_used": wave[idx],
+        "bins_excluded": info["bins_excluded"],
+        "n_filled": info["n_filled"][:, 0],
+        "wavelength_used": info["wavelength"][idx],
     }
-    return white, white_err, info

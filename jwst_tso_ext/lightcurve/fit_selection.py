@@ -45,7 +45,7 @@ __all__ = ["detrend", "DEFAULT_IMPACT_STARTS"]
 DEFAULT_IMPACT_STARTS = (0.1, 0.5, 0.8)
 
 _RAMP_LEVELS = ("none", "single", "double")
-_SHAPES = ("bic", "physical", "free_ingress")
+_SHAPES = ("bic", "physical", "free_ingress", "fixed")
 
 
 def _label(ramp, poly_order, regressors):
@@ -194,7 +194,8 @@ def detrend(
         'physical': the ingress follows from ``rp`` and the orbit; 'free_ingress': the
         ingress has its own radius ratio ``rp_shape`` (see
         :mod:`~jwst_tso_ext.lightcurve.model`); 'bic': the lower BIC
-        of the two, chosen on the richest systematics model.
+        of the two, chosen on the richest systematics model; 'fixed': the ingress of
+        the given ``rp_shape`` (another fit's, e.g. the white light's), held fixed.
     impact_starts : sequence of float
         Impact parameters the fit starts from when the orbit is not given.
     scale_by_chi2, mcmc, nwalkers, nsteps, burn_fraction, seed
@@ -263,9 +264,11 @@ def detrend(
     candidates_all = dict(regressors or {})
     base_regressors = list(candidates_all) if regressor_selection == "all" else []
 
-    def fit_structure(kind, ramp_level, order, names, warm, impact_list, free):
+    def fit_structure(kind, ramp_level, order, names, warm, impact_list, free, shape):
         chosen = {name: candidates_all[name] for name in names}
-        model = _build(time, fit_mask, ramp_level, order, ramp_tau, chosen, kind, values, free)
+        # a physical ingress follows rp; 'fixed' keeps the given rp_shape
+        given = dict(values, rp_shape=None) if shape == "physical" else values
+        model = _build(time, fit_mask, ramp_level, order, ramp_tau, chosen, kind, given, free)
         reason = _feasible(model, flux, fit_mask, min_out_of_transit)
         if reason is not None:
             return model, None, reason
@@ -291,8 +294,8 @@ def detrend(
         warm, impact_list = None, impacts
         shapes = ["physical"]
         if kind in ("transit", "eclipse") and transit_shape != "physical":
-            shapes = (["physical", "free_ingress"] if transit_shape == "bic"
-                      else ["free_ingress"])
+            shapes = {"bic": ["physical", "free_ingress"], "free_ingress": ["free_ingress"],
+                      "fixed": ["fixed"]}[transit_shape]
         # the richest structure first: its multi-start result warm-starts the others
         for ramp_level in reversed(ramps):
             for order in reversed(list(orders)):
@@ -302,10 +305,11 @@ def detrend(
                     if shape == "free_ingress":
                         free.append("rp_shape")
                     label = _label(ramp_level, order, base_regressors)
-                    if len(shapes) > 1 or shape != "physical":
+                    if len(shapes) > 1 or shape == "free_ingress":
                         label += f", shape={shape}"
                     model, fit, reason = fit_structure(kind, ramp_level, order,
-                                                       base_regressors, warm, impact_list, free)
+                                                       base_regressors, warm, impact_list, free,
+                                                       shape)
                     if fit is None:
                         candidates[f"{kind}: {label}"] = reason
                         continue
@@ -325,7 +329,7 @@ def detrend(
                     shapes = [shape]
                     selection["transit_shape"] = shape
                 if best is None or value < best[2]:
-                    best = (model, fit, value, ramp_level, order)
+                    best = (model, fit, value, ramp_level, order, shape)
         return best
 
     best = fit_kind(astrophysical)
@@ -352,9 +356,9 @@ def detrend(
     if best is None:
         model = _build(time, fit_mask, "none", 0, ramp_tau, {}, "none", values, free_params)
         fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2)
-        best = (model, fit, bic_of(fit), "none", 0)
+        best = (model, fit, bic_of(fit), "none", 0, "physical")
         candidates["none: " + _label("none", 0, [])] = best[2]
-    model, fit, best_bic, ramp_level, order = best
+    model, fit, best_bic, ramp_level, order, chosen_shape = best
     kind = model.astrophysical
     _log_unsupported(candidates, kind, ramps, orders, dropped)
 
@@ -367,7 +371,7 @@ def detrend(
         for name in remaining:
             trial_model, trial_fit, reason = fit_structure(
                 kind, ramp_level, order, kept + [name], warm, [None],
-                [p for p in model.free_astro])
+                [p for p in model.free_astro], chosen_shape)
             label = f"{kind}: " + _label(ramp_level, order, kept + [name])
             candidates[label] = reason if trial_fit is None else bic_of(trial_fit)
             if trial_fit is not None:

@@ -33,6 +33,12 @@ scaled by ``(rp / rp_shape)**2``); ``rp_shape = rp`` is the physical transit. Th
 lets the fit follow a sharper (or slower) ingress than the default limb darkening and
 geometry allow, without biasing the depth.
 
+With ``depth`` free (and ``rp_shape`` fixed) the transit is the batman dip of
+``rp_shape`` scaled by ``depth / rp_shape**2``: the depth enters linearly and may be
+negative, so a noisy wavelength bin's depth is unbiased and its error finite even near
+zero (a free ``rp`` is bounded at 0, where the depth's error vanishes). The
+spectroscopic bins fit this, with the white light's shape.
+
 Fit
 ---
 Weighted least squares (:func:`scipy.optimize.least_squares`, ``trf`` with bounds) on
@@ -79,11 +85,13 @@ ASTRO_PARAMS = {
     "fp": (1e-3, (0.0, 0.5)),
     "q1": (None, (0.0, 1.0)),
     "q2": (None, (0.0, 1.0)),
+    "depth": (None, (-0.5, 0.5)),
 }
 
 #: The parameters a user gives; q1, q2 (Kipping's limb darkening) are how a free
-#: u1, u2 is fitted.
-USER_PARAMS = tuple(name for name in ASTRO_PARAMS if name not in ("q1", "q2"))
+#: u1, u2 is fitted; ``depth`` is the transit depth of a fixed shape (see the module
+#: docstring), as the spectroscopic bins fit it.
+USER_PARAMS = tuple(name for name in ASTRO_PARAMS if name not in ("q1", "q2", "depth"))
 
 
 class LightCurveModel:
@@ -180,6 +188,10 @@ class LightCurveModel:
                 if name not in free and not (astrophysical == "transit" and name == "fp"):
                     free.append(name)
             self.free_astro = free
+            if "depth" in free and (astrophysical != "transit" or values["rp_shape"] is None
+                                    or "rp_shape" in free):
+                raise ValueError("A free depth needs a transit of fixed shape: give rp_shape "
+                                 "(the radius ratio of the shape) and keep it fixed.")
             # the shape comes from (duration, b) unless a fixed orbit (a, inc) is given
             self.shape_free = bool({"duration", "b"} & set(free))
             if not self.shape_free and values["a"] is not None and values["inc"] is not None:
@@ -247,7 +259,10 @@ class LightCurveModel:
         p = dict(self.astro_values)
         for name, value in zip(self.free_astro, theta[self.n_sys:], strict=True):
             p[name] = value
-        if "rp_shape" not in self.free_astro:
+        if "depth" in self.free_astro:
+            p["rp"] = float(np.sqrt(max(p["depth"], 0.0)))
+        if "rp_shape" not in self.free_astro and p["rp_shape"] is None:
+            # physical ingress; a given, fixed rp_shape keeps another fit's ingress
             p["rp_shape"] = p["rp"]
         if "q1" in self.free_astro or "q2" in self.free_astro:
             # Kipping (2013): any q1, q2 in [0, 1] is a physical quadratic law
@@ -281,6 +296,8 @@ class LightCurveModel:
         lc = self._batman.light_curve(params)
         if self.astrophysical == "eclipse":
             lc = lc / (1.0 + p["fp"])
+        elif "depth" in self.free_astro:
+            lc = 1.0 - p["depth"] / p["rp_shape"] ** 2 * (1.0 - lc)
         elif p["rp_shape"] != p["rp"] and p["rp_shape"] > 0:
             lc = 1.0 - (p["rp"] / p["rp_shape"]) ** 2 * (1.0 - lc)
         return lc
@@ -374,6 +391,8 @@ class LightCurveModel:
             value = self.astro_values[name]
             if name == "rp_shape" and value is None:
                 value = self.astro_values["rp"]
+            if name == "depth" and value is None:
+                value = self.astro_values["rp"] ** 2
             if name in ("q1", "q2") and value is None:
                 value = _kipping_q(self.astro_values["u1"], self.astro_values["u2"])[name]
             if value is None:

@@ -6,7 +6,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["rms_ppm", "expected_noise_ppm", "binned_rms", "beta_factor", "bic"]
+__all__ = ["rms_ppm", "expected_noise_ppm", "binned_rms", "beta_factor", "bic", "fit_metrics"]
 
 
 def rms_ppm(residual):
@@ -137,3 +137,39 @@ def bic(chi2, n_params, n_points):
         The BIC.
     """
     return float(chi2 + n_params * np.log(n_points))
+
+
+def fit_metrics(flux, error, model, fit_mask):
+    """
+    Noise metrics of a fitted light curve (the white light's or one wavelength bin's).
+
+    Parameters
+    ----------
+    flux, error : ndarray (n,)
+        Light curve and its propagated 1-sigma error.
+    model : ndarray (n,)
+        The full fitted model (systematics x astrophysics), flux units.
+    fit_mask : ndarray of bool (n,)
+        Points that were fitted; the metrics use only these.
+
+    Returns
+    -------
+    dict
+        ``rms_ppm`` (of ``flux / model - 1``), ``expected_noise_ppm`` (median relative
+        propagated error), ``rms_to_expected`` and ``beta`` (time-averaging red-noise
+        factor), plus ``relative_residual`` (n,: NaN where not fitted).
+    """
+    flux = np.asarray(flux, dtype=float)
+    fit_mask = np.asarray(fit_mask, bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = flux / np.asarray(model, dtype=float) - 1.0
+    rel_fit = rel[fit_mask]
+    rms = rms_ppm(rel_fit)
+    expected = expected_noise_ppm(flux[fit_mask], np.asarray(error, dtype=float)[fit_mask])
+    return {
+        "rms_ppm": rms,
+        "expected_noise_ppm": expected,
+        "rms_to_expected": rms / expected if expected > 0 else np.nan,
+        "beta": beta_factor(rel_fit),
+        "relative_residual": np.where(fit_mask, rel, np.nan),
+    }

@@ -35,6 +35,7 @@ from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.steps import (
     DetrendedWhiteLightStep,
     MirisimRefpixGuardStep,
+    SpectralLightCurvesStep,
     TsoExtract1dStep,
     TsoVisitFixStep,
     WavelengthDriftStep,
@@ -122,7 +123,8 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
     ``mirisim_refpix_guard`` in place of ``refpix``, ``ramp_fit``, ``gain_scale``,
     ``assign_wcs``, ``srctype``, ``flat_field``, ``wavelength_drift``, ``photom`` and
     ``extract_1d``; then combines the segments' 1-D products and runs
-    ``detrended_white_light`` on them. Only one segment's data is in memory at a time.
+    ``detrended_white_light`` and ``spectral_light_curves`` (with the white light's
+    orbit) on them. Only one segment's data is in memory at a time.
     """
 
     class_alias = "lrs_tso"
@@ -160,6 +162,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         "tso_extract_1d": TsoExtract1dStep,
         "extract_1d": extract_1d_step.Extract1dStep,
         "detrended_white_light": DetrendedWhiteLightStep,
+        "spectral_light_curves": SpectralLightCurvesStep,
     }
 
     def process(self, input_data):
@@ -220,7 +223,9 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 drift.write(drift_path, format="ascii.ecsv", overwrite=True)
                 log.info("Saved combined drift table in %s", drift_path)
         self.detrended_white_light.output_file = root
-        self.detrended_white_light.run(combined)
+        white_light = self.detrended_white_light.run(combined)
+        self.spectral_light_curves.output_file = root
+        self.spectral_light_curves.run(combined, white_light)
         log.info("... ending lrs_tso")
         return combined
 

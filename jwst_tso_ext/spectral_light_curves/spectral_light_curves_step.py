@@ -1,0 +1,245 @@
+"""Spectroscopic light curves and the transmission / emission spectrum of an LRS TSO."""
+
+import logging
+import os
+
+import numpy as np
+from astropy.table import QTable, Table
+from jwst.stpipe import Step
+
+from jwst_tso_ext.lightcurve.binning import bin_edges, spectra_from_model
+from jwst_tso_ext.lightcurve.model import regressors_from_drift_table
+from jwst_tso_ext.lightcurve.products import (
+    beside_input,
+    find_drift_table,
+    product_table_meta,
+)
+from jwst_tso_ext.parallel import thread_count
+from jwst_tso_ext.spectral_light_curves.spectral import fit_spectral_light_curves
+from jwst_tso_ext.step_mixin import PackageStepMixin
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SpectralLightCurvesStep"]
+
+#: Drift-table metadata copied into the spectrum's metadata (the wavelength correction).
+DRIFT_META = ("static_y_offset", "static_y_offset_err", "static_y_method", "static_x_offset",
+              "photom_reference", "stellar_template")
+
+
+class SpectralLightCurvesStep(PackageStepMixin, Step):
+    """Fit wavelength-binned light curves with the white light's orbit: the spectrum."""
+
+    class_alias = "spectral_light_curves"
+
+    spec = """
+    min_wavelength = float(default=5.0)  # Lower edge (micron) of the first bin (bin_width or resolving_power)
+    max_wavelength = float(default=12.0)  # Upper limit (micron) of the last bin
+    bin_width = float(default=0.25)  # Constant bin width (micron); unused when bin_edges or resolving_power is given
+    resolving_power = float(default=None)  # Constant resolving power lambda / delta lambda of the bins (replaces bin_width)
+    bin_edges = float_list(default=None)  # Explicit bin edges (micron), increasing; win over the others
+    max_bad_fraction = float(default=0.5)  # Columns bad in more than this fraction of integrations are excluded everywhere (as for the white light)
+    fill_window = integer(default=10)  # Half-width (integrations) of the neighbourhood that fills a bad column
+    clip_sigma = float(default=5.0)  # Sigma-clipping threshold of each bin's light curve against a running median
+    clip_window = integer(default=21)  # Running-median window (integrations) for clipping
+    clip_maxiter = integer(default=5)  # Maximum clipping iterations
+    white_light_table = string(default=None)  # detrended_white_light table (ECSV) with the shared orbit; None: <rootname>_whtlt.ecsv beside the input, else the white light is fitted here with its defaults
+    drift_table = string(default=None)  # wavelength_drift ECSV; None: table attached to the input, else <rootname>_drift.ecsv beside it
+    regressors = force_list(default=list('x_shift', 'y_shift'))  # Candidate drift-table columns each bin may decorrelate against (kept by BIC)
+    regressor_selection = option('bic', 'all', default='bic')  # bic: forward selection per bin; all: every regressor in every bin
+    regressor_min_delta_bic = float(default=10.0)  # A regressor is kept only if it lowers the bin's BIC by more than this
+    poly_order = integer(default=1)  # Highest order of each bin's polynomial in time
+    poly_selection = option('bic', 'fixed', default='bic')  # bic: orders 0..poly_order per bin, lowest BIC; fixed: poly_order
+    ramp = option('none', 'single', 'double', default='single')  # Most exponential ramp terms per bin
+    ramp_selection = option('bic', 'fixed', default='bic')  # bic: none..ramp per bin, lowest BIC; fixed: ramp
+    ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
+    common_mode = option('none', 'systematics', 'residuals', default='none')  # Divide every bin by the white light's systematics model or by its residuals (1 + residual) before its fit
+    limb_darkening = option('white_light', 'fixed', 'free', 'table', default='white_light')  # white_light: the white-light fit's u1, u2 held fixed; fixed: u1, u2 below; free: fitted per bin (as Kipping q1, q2); table: limb_darkening_table
+    u1 = float(default=None)  # Quadratic limb darkening u1 (fixed; start of free)
+    u2 = float(default=None)  # Quadratic limb darkening u2 (fixed; start of free)
+    limb_darkening_table = string(default=None)  # ECSV with columns wavelength (micron), u1, u2, interpolated at the bin centres
+    min_out_of_transit = integer(default=20)  # Fewest fitted out-of-transit points in a bin
+    scale_by_chi2 = boolean(default=True)  # Scale each bin's errors by its reduced chi2 when it exceeds 1
+    mcmc = boolean(default=False)  # Sample each bin's posterior with emcee after the least-squares fit
+    nwalkers = integer(default=32)  # emcee walkers
+    nsteps = integer(default=2000)  # emcee steps per walker
+    burn_fraction = float(default=0.5)  # Fraction of each chain discarded as burn-in
+    seed = integer(default=None)  # Random seed for emcee initialization
+    maximum_cores = string(default='all')  # Processes fitting bins in parallel: an integer, 'quarter', 'half', 'all' or 'none'
+    save_plot = boolean(default=False)  # Write the spectrum figure <rootname>_tspec.png (also written when save_results)
+    output_ext = string(default='.ecsv')  # Output file type
+    suffix = string(default='tspec')  # Suffix of the spectrum table
+    """  # noqa: E501
+
+    reference_file_types = []
+
+    def process(self, input_data, white_light=None):
+        """
+        Fit the spectroscopic light curves of an x1dints product.
+
+        Parameters
+        ----------
+        input_data : str or `~stdatamodels.jwst.datamodels.TSOMultiSpecModel` or `~stdatamodels.jwst.datamodels.MultiSpecModel`
+            The x1dints product (ours or jwst's ``extract_1d``) or its path.
+        white_light : `~astropy.table.Table` or str, optional
+            The ``detrended_white_light`` table (or its path), as a pipeline passes it;
+            otherwise the ``white_light_table`` parameter, ``<rootname>_whtlt.ecsv``
+            beside the input, or a white-light fit made here.
+
+        Returns
+        -------
+        `~astropy.table.QTable`
+            The spectrum, one row per bin (``wavelength``, ``bin_width``, ``depth``,
+            ``depth_err`` or ``fp``, ``fp_err``, ``rms_ppm``, ``expected_ppm``, ``beta``,
+            ...; see the documentation), with the shared orbit, the common-mode choice
+            and the wavelength correction in ``meta`` and
+            ``meta['spectral_light_curves']`` ``COMPLETE`` (``SKIPPED``: empty table,
+            when the input holds no spectra). Written as ``<rootname>_tspec.ecsv``,
+            with ``<rootname>_speclc.ecsv`` (per-bin light curves, long form) and the
+            figure ``<rootname>_tspec.png``, when ``save_results`` is set.
+        """  # noqa: E501
+        # Only read from the input: no copy needed, and nothing is written back to it.
+        model = self.prepare_output(input_data, make_copy=False)
+        if not model.hasattr("spec") or len(model.spec) == 0:
+            log.error("No valid input spectra found; step skipped.")
+            return QTable(meta={self.class_alias: "SKIPPED"})
+        spectra = spectra_from_model(model)
+        if len(spectra["int_num"]) < 2:
+            raise ValueError(f"The input holds {len(spectra['int_num'])} integration(s): "
+                             "spectroscopic light curves need a time series (NINTS > 1).")
+        edges = bin_edges(self.min_wavelength, self.max_wavelength,
+                          width=None if self.resolving_power else self.bin_width,
+                          resolving_power=self.resolving_power, edges=self.bin_edges)
+        drift, drift_source = find_drift_table(input_data, model, self.drift_table,
+                                               self.input_dir)
+        regressors = {}
+        if drift is not None and self.regressors:
+            log.info(f"Using drift table {drift_source} for regressors {list(self.regressors)}")
+            regressors = regressors_from_drift_table(drift, spectra["int_num"], self.regressors)
+        white, white_source = self._white_light(input_data, model, white_light)
+        kind = white["meta"].get("astrophysical")
+        if kind not in ("transit", "eclipse"):
+            log.warning(f"The white-light fit has no transit or eclipse (astrophysical={kind!r}, "
+                        f"status {white['meta'].get('detrended_white_light')!r}): there is no "
+                        "orbit to share; step skipped. Give the white light t0 and the orbit "
+                        "if its search missed the event.")
+            return QTable(meta={self.class_alias: "SKIPPED", "white_light_table": white_source})
+        ld_table = None
+        if self.limb_darkening_table is not None:
+            if not os.path.exists(self.limb_darkening_table):
+                raise ValueError(f"limb_darkening_table {self.limb_darkening_table!r} "
+                                 "does not exist.")
+            ld_table = Table.read(self.limb_darkening_table, format="ascii.ecsv")
+            missing = {"wavelength", "u1", "u2"} - set(ld_table.colnames)
+            if missing:
+                raise ValueError(f"limb_darkening_table lacks the columns {sorted(missing)}.")
+        tspec, speclc = fit_spectral_light_curves(
+            spectra, white, edges, regressors=regressors, table_meta=product_table_meta(model),
+            limb_darkening_table=ld_table, **self.fit_options(len(edges) - 1),
+        )
+        meta = tspec.meta
+        meta["white_light_table"] = white_source
+        meta["drift_table"] = drift_source
+        static = {k: drift.meta[k] for k in DRIFT_META
+                  if drift is not None and drift.meta.get(k) is not None}
+        meta["wavelength_correction"] = static or "none found (no drift table metadata)"
+        if static:
+            log.info(f"Wavelengths corrected for a static y offset of "
+                     f"{static.get('static_y_offset', 0.0):.4f} +/- "
+                     f"{static.get('static_y_offset_err', np.nan):.4f} px "
+                     f"({static.get('static_y_method', 'unknown method')})")
+        meta[self.class_alias] = "COMPLETE"
+        _log_spectrum(tspec)
+
+        if self.save_results:
+            output_path = self.make_output_path()
+            tspec.write(output_path, format="ascii.ecsv", overwrite=True)
+            curves_path = self.make_output_path(suffix="speclc")
+            speclc.write(curves_path, format="ascii.ecsv", overwrite=True)
+            log.info(f"Saved {output_path} and {curves_path}")
+        if self.save_plot or self.save_results:
+            from jwst_tso_ext.spectral_light_curves.plotting import plot_spectrum
+
+            plot_spectrum(tspec, speclc, self.make_output_path(ext="png"))
+        return tspec
+
+    def fit_options(self, nbins):
+        """
+        This step's parameters as options of ``fit_spectral_light_curves``.
+
+        Parameters
+        ----------
+        nbins : int
+            Number of bins (bounds the number of processes).
+
+        Returns
+        -------
+        dict
+            Keyword arguments (all but the spectra, white light, edges, regressors,
+            table metadata and limb-darkening table).
+        """
+        return dict(
+            common_mode=self.common_mode,
+            limb_darkening=self.limb_darkening,
+            u1=self.u1,
+            u2=self.u2,
+            max_bad_fraction=self.max_bad_fraction,
+            fill_window=self.fill_window,
+            clip_sigma=self.clip_sigma,
+            clip_window=self.clip_window,
+            clip_maxiter=self.clip_maxiter,
+            n_workers=thread_count(self.maximum_cores, nbins),
+            regressor_selection=self.regressor_selection,
+            regressor_min_delta_bic=self.regressor_min_delta_bic,
+            poly_order=self.poly_order,
+            poly_selection=self.poly_selection,
+            ramp=self.ramp,
+            ramp_selection=self.ramp_selection,
+            ramp_tau=self.ramp_tau if self.ramp_tau else [0.01, 0.05],
+            min_out_of_transit=self.min_out_of_transit,
+            scale_by_chi2=self.scale_by_chi2,
+            mcmc=self.mcmc,
+            nwalkers=self.nwalkers,
+            nsteps=self.nsteps,
+            burn_fraction=self.burn_fraction,
+            seed=self.seed,
+        )
+
+    def _white_light(self, input_data, model, white_light):
+        """The white-light table as a dict of its meta and columns, and where it came from."""
+        source = None
+        if white_light is None:
+            path = self.white_light_table
+            if path is not None and not os.path.exists(path):
+                raise ValueError(f"white_light_table {path!r} does not exist.")
+            path = path or beside_input(input_data, model, "whtlt", self.input_dir)
+            if path is not None:
+                white_light, source = path, str(path)
+        elif not isinstance(white_light, str):
+            source = "given by the caller"
+        if isinstance(white_light, str):
+            source = white_light
+            white_light = Table.read(white_light, format="ascii.ecsv")
+        if white_light is None:
+            from jwst_tso_ext.steps import DetrendedWhiteLightStep
+
+            log.info("No white-light table given or found beside the input: fitting the "
+                     "white light here (detrended_white_light defaults).")
+            white_light = DetrendedWhiteLightStep.call(model, drift_table=self.drift_table)
+            source = "fitted by spectral_light_curves"
+        log.info(f"Shared orbit from the white light ({source})")
+        columns = {}
+        for name in ("int_num", "systematics_model", "residual", "clipped"):
+            if name in white_light.colnames:
+                columns[name] = np.asarray(getattr(white_light[name], "value", white_light[name]))
+        return dict(columns, meta=dict(white_light.meta)), source
+
+
+def _log_spectrum(tspec):
+    """One INFO line per bin."""
+    depth = "fp" if "fp" in tspec.colnames else "depth"
+    for row in tspec:
+        log.info(f"{float(row['wavelength'].value):6.3f} um: {depth} "
+                 f"{1e6 * row[depth]:8.0f} +/- {1e6 * row[depth + '_err']:5.0f} ppm, "
+                 f"rms {row['rms_ppm']:6.0f} ppm (expected {row['expected_ppm']:6.0f}), "
+                 f"beta {row['beta']:.2f}")

@@ -191,8 +191,11 @@ def evaluate(out, name, truth_dir, lines, label):
     speclc = Table.read(out / f"{name}_speclc.ecsv", format="ascii.ecsv")
     white = Table.read(out / f"{name}_whtlt.ecsv", format="ascii.ecsv")
     rows_truth = Table.read(truth_dir / f"{name}_truth_depth_rows.ecsv", format="ascii.ecsv")
-    correction = tspec.meta.get("wavelength_correction", {})
-    y_assumed = float(correction.get("static_y_offset", 0.0)) if isinstance(correction, dict) else 0.0
+    # the static offset the pipeline applied: the spectrum's metadata, else the drift table's
+    correction = tspec.meta.get("wavelength_correction")
+    if not isinstance(correction, dict):
+        correction = dict(Table.read(out / f"{name}_drift.ecsv", format="ascii.ecsv").meta)
+    y_assumed = float(correction.get("static_y_offset", 0.0))
     wave, rows = element_rows(out, name, y_assumed)
     truth, true_wave = bin_truth(tspec, wave, rows, rows_truth)
     d, e = np.asarray(tspec["depth"], float), np.asarray(tspec["depth_err"], float)
@@ -207,11 +210,14 @@ def evaluate(out, name, truth_dir, lines, label):
     noise = np.sqrt(1 / w_in.sum() + 1 / w_out.sum())
     at = int(np.flatnonzero((tspec["wave_low"] <= 7.35) & (tspec["wave_high"] > 7.35))[0])
     wave_error = float(tspec["wavelength_mean"][at]) - true_wave[at]
+    true_y = float(np.median(Table.read(truth_dir / f"{name}_truth.ecsv",
+                                        format="ascii.ecsv")["y_shift"]))
     lines += [
         f"### {label}",
         "",
+        f"true static y (median true y position): {true_y:+.4f} px; "
         f"static y offset used: {y_assumed:+.4f} px "
-        f"(+/- {correction.get('static_y_offset_err', float('nan')) if isinstance(correction, dict) else float('nan'):.4f}); "  # noqa: E501
+        f"(+/- {correction.get('static_y_offset_err', float('nan')):.4f}); "
         f"white-light depth {1e6 * white.meta['transit_depth']:.0f} +/- "
         f"{1e6 * white.meta['transit_depth_err']:.0f} ppm",
         "",

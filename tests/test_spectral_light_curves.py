@@ -229,7 +229,8 @@ def test_step_writes_products_with_white_light_and_drift_metadata(tmp_path):
 def test_step_skips_without_a_transit_and_rejects_bad_bins(tmp_path):
     spectra, *_ = _scene(nints=200)
     model = _x1dints(spectra)
-    flat = Table({"int_num": spectra["int_num"]}, meta={"astrophysical": "none"})
+    flat = Table({"int_num": spectra["int_num"]},
+                 meta={"astrophysical": "none", "detrended_white_light": "REDUCED"})
     result = SpectralLightCurvesStep.call(model, flat)
     assert result.meta["spectral_light_curves"] == "SKIPPED"
     with pytest.raises(ValueError, match="increase"):

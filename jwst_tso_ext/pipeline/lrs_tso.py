@@ -218,6 +218,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         if drift is not None:
             # attached like wavelength_drift attaches it, for detrended_white_light
             combined.drift_table = drift.as_array()
+            combined.meta.wavelength_drift = dict(drift.meta)  # the static offsets
             if self.save_results:
                 drift_path = self.make_output_path(basepath=root, suffix="drift", ext="ecsv")
                 drift.write(drift_path, format="ascii.ecsv", overwrite=True)

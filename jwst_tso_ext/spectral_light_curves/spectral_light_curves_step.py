@@ -220,6 +220,14 @@ class SpectralLightCurvesStep(PackageStepMixin, Step):
         if isinstance(white_light, str):
             source = white_light
             white_light = Table.read(white_light, format="ascii.ecsv")
+        if white_light is not None and "detrended_white_light" not in white_light.meta:
+            # e.g. jwst's own white_light product beside an official x1dints: no fit in it
+            if source == self.white_light_table or source == "given by the caller":
+                raise ValueError(f"The white-light table ({source}) holds no fit: give the "
+                                 "table written by detrended_white_light (<root>_whtlt.ecsv).")
+            log.info(f"{source} holds no detrended_white_light fit (jwst's white_light "
+                     "product?); not used.")
+            white_light, source = None, None
         if white_light is None:
             from jwst_tso_ext.steps import DetrendedWhiteLightStep
 

@@ -200,7 +200,13 @@ def test_step_writes_products_with_white_light_and_drift_metadata(tmp_path):
     spectra, depth, star, _ = _scene(nints=400)
     model = _x1dints(spectra)
     table, _ = _white(spectra)
+    table.meta["detrended_white_light"] = "COMPLETE"  # as the step writes it
     table.write(tmp_path / "jw_spec_whtlt.ecsv", format="ascii.ecsv")
+    # jwst's own white-light product (no fit) beside an input is not mistaken for ours
+    jwst_white = tmp_path / "jw_other_whtlt.ecsv"
+    Table({"MJD": [1.0, 2.0]}).write(jwst_white, format="ascii.ecsv")
+    with pytest.raises(ValueError, match="holds no fit"):
+        SpectralLightCurvesStep.call(model, white_light_table=str(jwst_white))
     drift = Table({"int_num": spectra["int_num"], "x_shift": np.zeros(400),
                    "y_shift": np.zeros(400)},
                   meta={"static_y_offset": 0.021, "static_y_offset_err": 0.003,

@@ -241,3 +241,30 @@ def test_step_skips_without_a_transit_and_rejects_bad_bins(tmp_path):
     assert result.meta["spectral_light_curves"] == "SKIPPED"
     with pytest.raises(ValueError, match="increase"):
         SpectralLightCurvesStep.call(model, flat, bin_edges=[5.0, 7.0, 6.0])
+
+
+def test_eclipse_spectrum_fits_fp_per_bin():
+    rng = np.random.default_rng(11)
+    nints, wave = 500, np.linspace(4.6, 12.4, 80)
+    t = 60000.0 + np.arange(nints) * CADENCE
+    fp = 1e-3 + 1e-3 * (wave - 5.0) / 7.0  # a planet brighter to the red
+    p = batman.TransitParams()
+    p.t0, p.per, p.rp, p.a, p.inc, p.ecc, p.w = t[nints // 2] - 0.5, 1.0, 0.1, 8.0, 88.5, 0.0, 90.0
+    p.limb_dark, p.u, p.fp, p.t_secondary = "quadratic", [0.1, 0.1], 1.0, t[nints // 2]
+    visible = batman.TransitModel(p, t, transittype="secondary").light_curve(p) - 1.0
+    star = 4e5 * np.exp(-0.5 * ((wave - 7.0) / 3.0) ** 2)
+    clean = star * (1.0 + fp[None, :] * visible[:, None]) / (1.0 + fp[None, :])
+    err = np.sqrt(clean)
+    spectra = {"int_num": np.arange(1, nints + 1), "mjd_utc": t, "bjd_tdb": t,
+               "wavelength": wave, "flux": clean + err * rng.standard_normal(clean.shape),
+               "error": err, "dq": np.zeros(clean.shape, np.uint32), "flux_unit": None}
+    table, _ = make_detrended_light_curve(
+        spectra, astrophysical="eclipse", free_params=["fp"], ramp="none",
+        astro_params={"t0": t[nints // 2], "period": 1.0, "a": 8.0, "inc": 88.5, "rp": 0.1})
+    edges = bin_edges(5.0, 12.0, width=1.0)
+    tspec, _ = fit_spectral_light_curves(spectra, {"meta": dict(table.meta)}, edges,
+                                         ramp="none")
+    truth = _truth_per_bin(wave, fp, star, edges)
+    assert "depth" not in tspec.colnames
+    assert np.all(np.abs(tspec["fp"] - truth) < 3 * tspec["fp_err"])
+    assert np.all(tspec["fp_err"] < 2e-4)

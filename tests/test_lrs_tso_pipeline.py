@@ -64,8 +64,32 @@ def test_products_exist_with_standard_names(two_segment_run):
         "twoseg_driftref.fits",
         "twoseg_whtlt.ecsv",
         "twoseg_whtlt.png",
+        "twoseg_tspec.ecsv",
+        "twoseg_speclc.ecsv",
+        "twoseg_tspec.png",
     ]:
         assert (directory / name).is_file(), name
+
+
+def test_spectrum_shares_the_white_light_orbit_and_reports_the_wavelength_correction(
+    two_segment_run,
+):
+    directory, truth = two_segment_run
+    tspec = Table.read(directory / "twoseg_tspec.ecsv", format="ascii.ecsv")
+    white = Table.read(directory / "twoseg_whtlt.ecsv", format="ascii.ecsv")
+    drift = Table.read(directory / "twoseg_drift.ecsv", format="ascii.ecsv")
+    assert tspec.meta["spectral_light_curves"] == "COMPLETE"
+    assert len(tspec) == 28  # 0.25 um over 5-12 um
+    assert tspec.meta["orbit"]["t0"] == white.meta["t0"]
+    correction = tspec.meta["wavelength_correction"]
+    assert correction["static_y_offset"] == drift.meta["static_y_offset"]
+    # a grey transit: the bins' error-weighted mean depth is the white light's (same data,
+    # same transit shape), and the injected depth within the error of that shared shape
+    weights = 1 / np.asarray(tspec["depth_err"]) ** 2
+    mean = np.sum(weights * tspec["depth"]) / weights.sum()
+    white_error = white.meta["transit_depth_err"]
+    assert abs(mean - white.meta["transit_depth"]) < white_error
+    assert abs(mean - truth.meta["transit_depth"]) < 3 * white_error
 
 
 def test_combined_white_light_has_one_row_per_integration_in_time_order(two_segment_run):

@@ -239,6 +239,8 @@ def test_step_skips_without_a_transit_and_rejects_bad_bins(tmp_path):
                  meta={"astrophysical": "none", "detrended_white_light": "REDUCED"})
     result = SpectralLightCurvesStep.call(model, flat)
     assert result.meta["spectral_light_curves"] == "SKIPPED"
+    # a skipped white-light step hands its input on instead of a table
+    assert SpectralLightCurvesStep.call(model, model).meta["spectral_light_curves"] == "SKIPPED"
     with pytest.raises(ValueError, match="increase"):
         SpectralLightCurvesStep.call(model, flat, bin_edges=[5.0, 7.0, 6.0])
 

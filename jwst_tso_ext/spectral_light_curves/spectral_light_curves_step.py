@@ -103,6 +103,11 @@ class SpectralLightCurvesStep(PackageStepMixin, Step):
         if not model.hasattr("spec") or len(model.spec) == 0:
             log.error("No valid input spectra found; step skipped.")
             return QTable(meta={self.class_alias: "SKIPPED"})
+        if white_light is not None and not isinstance(white_light, (str, Table)):
+            # a skipped detrended_white_light hands back its input, not a fit
+            log.warning("The white light given is not a table (was detrended_white_light "
+                        "skipped?): there is no orbit to share; step skipped.")
+            return QTable(meta={self.class_alias: "SKIPPED"})
         spectra = spectra_from_model(model)
         if len(spectra["int_num"]) < 2:
             raise ValueError(f"The input holds {len(spectra['int_num'])} integration(s): "

@@ -48,7 +48,7 @@ def plot_spectrum(tspec, speclc, output_path, max_points=400):
     note = ""
     if isinstance(offset, dict) and offset.get("static_y_offset") is not None:
         note = (f"; static y offset {offset['static_y_offset']:+.3f} "
-                f"+/- {offset.get('static_y_offset_err', np.nan):.3f} px")
+                f"+/- {offset.get('static_y_offset_err', np.nan):.4f} px")
     ax_spec.set_title(f"common mode: {tspec.meta.get('common_mode', 'none')}{note}", fontsize=9)
 
     bins = np.asarray(speclc["bin"], int)

@@ -32,7 +32,7 @@ wavelength solution shows as a shifted centre.
     python benchmarks/check_spectrum.py --workdir /tmp/check_spectrum
 
 Reuses products already in the work directory. Writes
-``benchmarks/results/spectrum_<UTC>.md`` and prints it.
+``benchmarks/results/spectrum_seed<seed>_<UTC>.md`` and prints it.
 """
 
 import argparse
@@ -287,7 +287,7 @@ def main():
              "offset exposure, uncorrected (--steps.wavelength_drift.y_offset=0)")
     text = "\n".join(lines) + "\n"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"spectrum_{stamp}.md").write_text(text)
+    (RESULTS / f"spectrum_seed{args.seed}_{stamp}.md").write_text(text)
     (workdir / "summary.json").write_text(json.dumps({"stamp": stamp}))
     print(text)  # noqa: T201
 

@@ -92,7 +92,7 @@ def code_blocks(text):
 
 
 def commented_prints(code):
-    """``print`` statements that quote their output in comments.
+    """``print`` statements (or loops that print) that quote their output in comments.
 
     Returns
     -------
@@ -108,10 +108,12 @@ def commented_prints(code):
     lines = code.splitlines()
     found = {}
     for index, node in enumerate(tree.body):
-        call = node.value if isinstance(node, ast.Expr) else None
-        if not (isinstance(call, ast.Call) and getattr(call.func, "id", None) == "print"):
+        if isinstance(node, ast.Expr) and _is_print(node.value):
+            texts = [comments[n] for n in range(node.lineno, node.end_lineno + 1) if n in comments]
+        elif isinstance(node, ast.For) and any(_is_print(n) for n in ast.walk(node)):
+            texts = []  # a loop that prints: only the comment lines below it
+        else:
             continue
-        texts = [comments[n] for n in range(node.lineno, node.end_lineno + 1) if n in comments]
         n = node.end_lineno + 1
         while n <= len(lines) and lines[n - 1].strip().startswith("#"):
             texts.append(comments[n])
@@ -119,6 +121,10 @@ def commented_prints(code):
         if texts:
             found[index] = texts
     return found
+
+
+def _is_print(node):
+    return isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print"
 
 
 _NUMBER = re.compile(r"(?<![\w.])-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")

@@ -4,11 +4,12 @@ import argparse
 import logging
 import sys
 
+from jwst_tso_ext.progress import progress_bar
 from jwst_tso_ext.simulate import SimulationConfig, chromatic, simulate_exposure
 
 log = logging.getLogger(__name__)
 
-__all__ = ["add_parser", "run", "config_from_args"]
+__all__ = ["add_parser", "run", "config_from_args", "simulate_with_progress"]
 
 _DEFAULTS = SimulationConfig()
 
@@ -190,9 +191,28 @@ def config_from_args(args):
 
 
 def run(args):
-    """Simulate the exposure and print the files written; returns 0."""
+    """Simulate the exposure and print the files written; returns 0.
+
+    On a terminal a progress bar follows the integrations; otherwise progress is
+    logged every ~10 % of the integrations (for more than a few thousand).
+    """
     config = config_from_args(args)
-    paths = simulate_exposure(config, args.output_dir, overwrite=args.overwrite)
+    paths = simulate_with_progress(config, args.output_dir, overwrite=args.overwrite)
     for path in paths:
         sys.stdout.write(f"{path}\n")
     return 0
+
+
+def simulate_with_progress(config, output_dir, overwrite=False):
+    """`simulate_exposure` with a progress bar on stderr if it is a terminal.
+
+    Without a terminal (a pipe, a log file, a batch job) the simulator logs its
+    plain progress lines instead.
+    """
+    bar = progress_bar(config.nints, "simulating", unit="int")
+    if bar is None:
+        return simulate_exposure(config, output_dir, overwrite=overwrite)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with bar, logging_redirect_tqdm():
+        return simulate_exposure(config, output_dir, overwrite=overwrite, progress=bar.update)

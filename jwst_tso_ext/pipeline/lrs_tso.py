@@ -3,6 +3,7 @@
 import json
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -189,7 +190,14 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         try:
             for index, member in enumerate(members, start=1):
                 log.info("Segment %d of %d: %s", index, len(members), _describe(member))
+                started = time.monotonic()
                 x1d, drift_table = self._process_segment(member)
+                log.info(
+                    "segment %d/%d: stages 1 and 2 done in %.0f s",
+                    index,
+                    len(members),
+                    time.monotonic() - started,
+                )
                 if index < len(members):
                     x1d = self._spill(x1d, index)
                 x1d_products.append(x1d)

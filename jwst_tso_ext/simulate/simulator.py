@@ -17,6 +17,7 @@ import numpy as np
 from astropy.table import Table
 
 from jwst_tso_ext.miri_lrs import detector, geometry
+from jwst_tso_ext.progress import IntegrationProgress
 from jwst_tso_ext.simulate import chromatic, effects, ramps, scene, uncal
 from jwst_tso_ext.simulate.config import SimulationConfig
 
@@ -308,8 +309,12 @@ def noiseless_rates(config, start=0, stop=None):
     return rate, truth
 
 
-def _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic=None):
-    """Raw ramps of integrations [start, stop), built in bounded chunks."""
+def _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic=None,
+                   progress=None):
+    """Raw ramps of integrations [start, stop), built in bounded chunks.
+
+    ``progress``, if given, is called with the number of integrations of each chunk.
+    """
     data = np.empty((stop - start, config.ngroups, geometry.N_ROWS, geometry.N_COLUMNS), np.float32)
     chunk = max(1, _CHUNK_READS // config.ngroups)
     for first in range(start, stop, chunk):
@@ -324,10 +329,12 @@ def _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromat
         data[first - start : last - start] = ramps.read_ramps(
             rate, config.ngroups, config.frame_time, rngs, events, first_int_num=first + 1
         )
+        if progress is not None:
+            progress(last - first)
     return data
 
 
-def simulate_exposure(config, output_dir, overwrite=False):
+def simulate_exposure(config, output_dir, overwrite=False, progress=None):
     """Simulate an exposure and write MIRISim-like uncal files and truth tables.
 
     Parameters
@@ -339,6 +346,11 @@ def simulate_exposure(config, output_dir, overwrite=False):
     overwrite : bool
         Replace existing files; otherwise an existing target raises FileExistsError
         before anything is written.
+    progress : callable, optional
+        Called with the number of integrations just simulated, after each chunk (e.g.
+        a progress bar's ``update``). By default an INFO line is logged every ~10 %
+        of the integrations when there are more than a few thousand
+        (`jwst_tso_ext.progress.IntegrationProgress`).
 
     Returns
     -------
@@ -364,6 +376,8 @@ def simulate_exposure(config, output_dir, overwrite=False):
     spectrum = _spectrum(config)
     transit_chromatic = chromatic.chromatic_transit(config, np.asarray(truth["time_mid_s"]))
     ranges = _segment_ranges(config)
+    if progress is None:
+        progress = IntegrationProgress(log, "simulated", config.nints).advance
     for number, ((start, stop), path) in enumerate(zip(ranges, uncal_paths, strict=True), start=1):
         log.info(
             "simulating integrations %d-%d of %d (%d groups) -> %s",
@@ -373,7 +387,8 @@ def simulate_exposure(config, output_dir, overwrite=False):
             config.ngroups,
             path.name,
         )
-        data = _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic)
+        data = _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic,
+                              progress)
         segment = None if config.segment_size is None else (number, len(ranges), start + 1, stop)
         model = uncal.build_uncal_model(data, config.nints, config.start_mjd, segment=segment)
         model.save(path, overwrite=overwrite)

@@ -54,6 +54,10 @@ def test_readme_usage_lines_run_as_written(tmp_path):
     assert len(whtlt) == len(truth)
     # the last run is the preset's: white light over 6-10 micron
     assert (whtlt.meta["min_wavelength"], whtlt.meta["max_wavelength"]) == (6.0, 10.0)
+    # with no orbit given, the fit found the transit and recovered its depth
+    assert whtlt.meta["start"] == "search"
+    depth, error = whtlt.meta["transit_depth"], whtlt.meta["transit_depth_err"]
+    assert abs(depth - truth.meta["transit_depth"]) < 2 * error
     # the copied presets are the installed ones
     assert sorted(p.name for p in (tmp_path / "step_configs").glob("*.asdf")) == sorted(
         p.name for p in (README.parent / "step_configs").glob("*.asdf")

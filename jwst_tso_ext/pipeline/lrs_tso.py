@@ -45,7 +45,7 @@ from jwst_tso_ext.steps import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LrsTsoPipeline", "SegmentResult", "expand_inputs"]
+__all__ = ["LrsTsoPipeline", "SegmentResult", "existing_drift_table", "expand_inputs"]
 
 #: Stage-1 steps in the order jwst's Detector1Pipeline runs them for MIRI, with the
 #: MIRISim refpix guard in place of refpix.
@@ -417,7 +417,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         frame written for later segments (None if none was written).
         """
         if self._already_applied(calibrated, "wavelength_drift", name):
-            return calibrated, _existing_drift_table(calibrated, name), None
+            return calibrated, existing_drift_table(calibrated, name), None
         configured = self.wavelength_drift.reference
         user_choice = str(configured).lower() != "median"
         if drift_reference is not None and not user_choice:
@@ -621,13 +621,13 @@ def _x1dints_segment(model, member, name):
     log.info("%s holds extracted spectra: stages 1 and 2 are skipped", name)
     x1d = legacy.tso_spectra(model, name)
     x1d = x1d.copy() if x1d is model else x1d
-    table = _existing_drift_table(model, name, required=False)
+    table = existing_drift_table(model, name, required=False)
     if table is not None:
         x1d.drift_table = table.as_array()
     return SegmentResult(x1d, table)
 
 
-def _existing_drift_table(model, name, required=True):
+def existing_drift_table(model, name, required=True):
     """The drift table of an earlier ``wavelength_drift`` run on this product.
 
     Attached to the product, else ``<root>_drift.ecsv`` beside it (the segment's own,

@@ -301,3 +301,52 @@ def test_photom_done_without_wcs_is_refused():
         stages.check_wcs_for_resume({"wavelength_drift": "COMPLETE"}, False, "x")
     stages.check_wcs_for_resume({"photom": "COMPLETE"}, True, "x")  # WCS kept: fine
     stages.check_wcs_for_resume({"flat_field": "COMPLETE"}, False, "x")  # re-assignable
+
+
+def test_official_style_calints_gets_only_the_missing_steps(uncal_run, tmp_path, caplog):
+    """A calints as calwebb_spec2 (or jwst 2.x) leaves it: photom done, no drift, no INTSTART.
+
+    ``wavelength_drift`` and the extraction run, photom is not applied again, and the
+    missing integration range is filled from INT_TIMES (and logged).
+    """
+    import logging
+
+    from jwst_tso_ext.pipeline import LrsTsoPipeline
+
+    _, out, _, _ = uncal_run
+    with datamodels.CubeModel(str(out / f"{ROOT}_calints.fits")) as model:
+        del model.drift_table
+        del model.meta.wavelength_drift
+        model.meta.cal_step.wavelength_drift = None
+        model.meta.exposure.integration_start = None
+        model.meta.exposure.integration_end = None
+        model.save(tmp_path / "official_calints.fits")
+    pipeline = LrsTsoPipeline(save_results=False)
+    pipeline.detrended_white_light.skip = True
+    with caplog.at_level(logging.INFO):
+        x1d = pipeline.run(str(tmp_path / "official_calints.fits"))
+    messages = [record.getMessage() for record in caplog.records]
+    for step in ("assign_wcs", "srctype", "flat_field", "photom"):
+        assert sum(f": {step} already COMPLETE on the input" in m for m in messages) == 1, step
+    assert not any(": wavelength_drift already COMPLETE" in m for m in messages)
+    assert any("INTSTART (assumed: first integration of INT_TIMES): None -> 1" in m for m in messages)
+    assert len(x1d.drift_table) == 40
+    # photom applied once: the flux of the uncal route within the few per cent that a
+    # second drift resampling (and static offset) of an already corrected cube moves
+    # it (1.4% here); photom applied twice gave ~15x
+    with datamodels.open(out / f"{ROOT}_x1dints.fits") as reference:
+        expected = np.nansum(reference.spec[0].spec_table["FLUX"], axis=1)
+    flux = np.nansum(x1d.spec[0].spec_table["FLUX"], axis=1)
+    np.testing.assert_allclose(flux, expected, rtol=0.03)
+
+
+def test_calints_with_photom_done_but_no_wcs_is_refused(uncal_run, tmp_path):
+    from jwst_tso_ext.pipeline import LrsTsoPipeline
+
+    _, out, _, _ = uncal_run
+    with datamodels.CubeModel(str(out / f"{ROOT}_calints.fits")) as model:
+        model.meta.wcs = None
+        model.save(tmp_path / "nowcs_calints.fits")
+    pipeline = LrsTsoPipeline(save_results=False)
+    with pytest.raises(ValueError, match="nowcs_calints.fits: .*photom COMPLETE but the product"):
+        pipeline.run(str(tmp_path / "nowcs_calints.fits"))

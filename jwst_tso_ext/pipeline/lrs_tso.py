@@ -119,13 +119,15 @@ def expand_inputs(input_data):
 
 
 class LrsTsoPipeline(PackageStepMixin, Pipeline):
-    """MIRI LRS slitless TSO: uncal ramps (or rateints) to a detrended white-light curve.
+    """MIRI LRS slitless TSO: uncal, rateints, calints or x1dints to a detrended white light.
 
     Runs, one segment at a time: ``tsovisit_fix``, the MIRI detector1 steps with
     ``mirisim_refpix_guard`` in place of ``refpix``, ``ramp_fit``, ``gain_scale``,
     ``assign_wcs``, ``srctype``, ``flat_field``, ``wavelength_drift``, ``photom`` and
     ``extract_1d``; then combines the segments' 1-D products and runs
     ``detrended_white_light`` on them. Only one segment's data is in memory at a time.
+    Each segment starts from the stage it is at: steps recorded COMPLETE in its
+    ``meta.cal_step`` are not applied again. Products are saved as they appear.
     """
 
     class_alias = "lrs_tso"
@@ -589,8 +591,7 @@ def _record_written(error, written):
 def _report_failure(error, written):
     """Log, and add to the error as a note, the failing step and the products on disk."""
     step = getattr(error, "lrs_tso_step", None) or "lrs_tso"
-    products = list(written)
-    products += [p for p in getattr(error, "lrs_tso_written", []) if p not in products]
+    products = list(dict.fromkeys([*written, *getattr(error, "lrs_tso_written", [])]))
     message = (
         f"lrs_tso stopped: step {step} failed ({type(error).__name__}: {error}). "
         f"Products already written: {', '.join(map(str, products)) or 'none'}"
@@ -628,10 +629,23 @@ def _x1dints_segment(model, member, name):
 
 
 def existing_drift_table(model, name, required=True):
-    """The drift table of an earlier ``wavelength_drift`` run on this product.
+    """The drift table of an earlier ``wavelength_drift`` run on a product.
 
-    Attached to the product, else ``<root>_drift.ecsv`` beside it (the segment's own,
-    else the exposure's, restricted to the segment's integrations).
+    Parameters
+    ----------
+    model : `~stdatamodels.jwst.datamodels.JwstDataModel`
+        A calints or x1dints product.
+    name : str
+        Its path (where ``<root>_drift.ecsv`` is looked for) or name, for the log.
+    required : bool, optional
+        Warn when no table is found (the product records wavelength_drift COMPLETE).
+
+    Returns
+    -------
+    `~astropy.table.Table` or None
+        The table attached to the product; else ``<root>_drift.ecsv`` beside it (the
+        segment's own root, then the exposure's), restricted to the product's
+        integrations (``INTSTART..INTEND``); None when there is none.
     """
     table = _attached_drift_table(model)
     if table is not None:

@@ -241,6 +241,46 @@ def test_failure_in_the_white_light_keeps_every_earlier_product(uncal_run, tmp_p
     assert not (tmp_path / f"{ROOT}_whtlt.ecsv").exists()
 
 
+def test_segmented_exposure_resumes_from_mixed_stages(tmp_path):
+    """A run that stopped after segment 1: its calints and segment 2's rateints go back in.
+
+    Segment 2 is drift-corrected against the reference frame that the first run wrote
+    (``<root>_driftref.fits``), so the exposure's drift table and white light come out
+    as from the uncal ramps.
+    """
+    root = "mix"
+    config = SimulationConfig(nints=40, ngroups=5, segment_size=20, seed=5, root=root)
+    paths = simulate_exposure(config, tmp_path)
+    uncal = [p for p in paths if p.name.endswith("_uncal.fits")]
+    truth = tmp_path / f"{root}_truth.ecsv"
+    first = tmp_path / "first"
+    first.mkdir()
+    asn = _association(tmp_path, uncal, root)
+    _strun("lrs_tso", asn, "--output_dir", first, *orbit_arguments(truth), cwd=tmp_path)
+    for name in ("seg001_x1dints.fits", "seg002_x1dints.fits", "seg001_drift.ecsv"):
+        assert (first / f"{root}_{name}").is_file(), name
+
+    second = tmp_path / "second"
+    second.mkdir()
+    members = [first / f"{root}_seg001_calints.fits", first / f"{root}_seg002_rateints.fits"]
+    for member in members:
+        shutil.copy(member, second / member.name)
+    shutil.copy(first / f"{root}_driftref.fits", second)
+    asn = _association(second, [second / m.name for m in members], root)
+    result = _strun("lrs_tso", asn, "--output_dir", second, *orbit_arguments(truth), cwd=second)
+    log = result.stdout + result.stderr
+    assert len(_skip_lines(log, "photom")) == 1  # segment 1 only
+    assert log.count("Step photom running") == 1  # segment 2
+    assert "the reference of the run that corrected the earlier segments" in log
+    expected = Table.read(first / f"{root}_drift.ecsv", format="ascii.ecsv")
+    drift = Table.read(second / f"{root}_drift.ecsv", format="ascii.ecsv")
+    for name in expected.colnames:
+        np.testing.assert_array_equal(drift[name], expected[name], err_msg=name)
+    reference = Table.read(first / f"{root}_whtlt.ecsv", format="ascii.ecsv")
+    whtlt = Table.read(second / f"{root}_whtlt.ecsv", format="ascii.ecsv")
+    assert np.max(np.abs(whtlt["whitelight_flux"] / reference["whitelight_flux"] - 1)) <= 1e-6
+
+
 # --- stage detection, without running anything -----------------------------------
 
 
@@ -256,7 +296,9 @@ def test_older_cal_step_names_are_mapped_and_reported():
         {"back_sub": "complete", "photom": "COMPLETE", "flat_field": None}
     )
     assert steps == {"bkg_subtract": "COMPLETE", "photom": "COMPLETE"}
-    assert assumptions == ["cal_step 'back_sub' (older jwst schema) read as 'bkg_subtract' = COMPLETE"]
+    assert assumptions == [
+        "cal_step 'back_sub' (older jwst schema) read as 'bkg_subtract' = COMPLETE"
+    ]
     # today's spelling wins when both are present
     steps, assumptions = stages.normalise_cal_steps(
         {"back_sub": "SKIPPED", "bkg_subtract": "COMPLETE"}
@@ -329,7 +371,9 @@ def test_official_style_calints_gets_only_the_missing_steps(uncal_run, tmp_path,
     for step in ("assign_wcs", "srctype", "flat_field", "photom"):
         assert sum(f": {step} already COMPLETE on the input" in m for m in messages) == 1, step
     assert not any(": wavelength_drift already COMPLETE" in m for m in messages)
-    assert any("INTSTART (assumed: first integration of INT_TIMES): None -> 1" in m for m in messages)
+    assert any(
+        "INTSTART (assumed: first integration of INT_TIMES): None -> 1" in m for m in messages
+    )
     assert len(x1d.drift_table) == 40
     # photom applied once: the flux of the uncal route within the few per cent that a
     # second drift resampling (and static offset) of an already corrected cube moves

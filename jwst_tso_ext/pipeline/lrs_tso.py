@@ -20,8 +20,8 @@ from jwst.gain_scale import gain_scale_step
 from jwst.group_scale import group_scale_step
 from jwst.ipc import ipc_step
 from jwst.jump import jump_step
-from jwst.lib.suffix import remove_suffix
 from jwst.lastframe import lastframe_step
+from jwst.lib.suffix import remove_suffix
 from jwst.linearity import linearity_step
 from jwst.photom import photom_step
 from jwst.ramp_fitting import ramp_fit_step
@@ -228,6 +228,10 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             )
             written.extend(segment.written)
             drift_reference = drift_reference or segment.drift_reference
+            if drift_reference is None and segment.drift_reused:
+                # later segments that still need wavelength_drift must share the zero
+                # point of the run that corrected this one
+                drift_reference = self._earlier_drift_reference(member, root)
             x1d = segment.x1dints
             if index < len(members):
                 # keep finished segments on disk until they are combined: their tables
@@ -255,9 +259,33 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 self._write_table(drift, drift_path, written, "combined drift table")
         return combined
 
-    def process_segment(
-        self, member, root, scratch_dir, drift_reference=None, save_x1dints=True
-    ):
+    def _earlier_drift_reference(self, member, root):
+        """``<root>_driftref.fits`` of the run that corrected a segment's drift, or None.
+
+        Looked for beside the segment's file, then in ``output_dir``.
+        """
+        directories = [Path(self.output_dir or ".")]
+        if isinstance(member, (str, Path)):
+            directories.insert(0, Path(member).parent)
+        for directory in directories:
+            path = directory / f"{root}_driftref.fits"
+            if path.is_file():
+                log.info(
+                    "Segments still to be drift-corrected are measured against %s, the "
+                    "reference of the run that corrected the earlier segments",
+                    path,
+                )
+                return str(path)
+        if str(self.wavelength_drift.reference).lower() == "median":
+            log.warning(
+                "%s_driftref.fits not found: a later segment that still needs "
+                "wavelength_drift is measured against its own median frame, so its drift "
+                "zero point may differ from the earlier segments'",
+                root,
+            )
+        return None
+
+    def process_segment(self, member, root, scratch_dir, drift_reference=None, save_x1dints=True):
         """
         Take one segment from the stage it is at to its x1dints and drift table.
 
@@ -297,7 +325,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 stage = stages.product_stage(_product_kind(model), cal_steps)
                 log.info("%s is a %s product", name, stage)
                 if stage == "x1dints":
-                    return _x1dints_segment(model, member, name)
+                    return _x1dints_segment(model, name)
                 if stage == "uncal":
                     cube = self._stage1(model, written)
                 else:
@@ -393,7 +421,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             raise ValueError("assign_wcs did not complete: cannot calibrate wavelengths")
         calibrated = self._run_step("srctype", calibrated, name)
         calibrated = self._run_step("flat_field", calibrated, name)
-        calibrated, drift_table, reference = self._wavelength_drift(
+        calibrated, drift_table, reference, reused = self._wavelength_drift(
             calibrated, name, root, scratch_dir, drift_reference, written
         )
         calibrated = self._run_step("photom", calibrated, name)
@@ -410,16 +438,17 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         x1d_path = None
         if save_x1dints:
             x1d_path = self._save_segment_product(x1d, "x1dints", written)
-        return SegmentResult(x1d, drift_table, reference, written, x1d_path)
+        return SegmentResult(x1d, drift_table, reference, written, x1d_path, reused)
 
     def _wavelength_drift(self, calibrated, name, root, scratch_dir, drift_reference, written):
         """Run ``wavelength_drift`` (or reuse its table) and save the table at once.
 
-        Returns the calibrated model, the drift table, and the path of the reference
-        frame written for later segments (None if none was written).
+        Returns the calibrated model, the drift table, the path of the reference
+        frame written for later segments (None if none was written), and whether the
+        drift had been corrected before this run.
         """
         if self._already_applied(calibrated, "wavelength_drift", name):
-            return calibrated, existing_drift_table(calibrated, name), None
+            return calibrated, existing_drift_table(calibrated, name), None, True
         configured = self.wavelength_drift.reference
         user_choice = str(configured).lower() != "median"
         if drift_reference is not None and not user_choice:
@@ -439,7 +468,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         )
         if reference is not None and self.save_results:
             written.append(reference)
-        return calibrated, drift_table, reference
+        return calibrated, drift_table, reference, False
 
     def _keep_drift_reference(self, calibrated, root, scratch_dir, share):
         """Write this segment's drift reference frame for the later segments to share.
@@ -526,9 +555,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             basepath = output_file
             if self.output_use_model or (output_file is None and not self.search_output_file):
                 basepath, idx = model.meta.filename, None
-            target = self.make_output_path(
-                basepath=basepath, suffix=suffix, idx=idx, **components
-            )
+            target = self.make_output_path(basepath=basepath, suffix=suffix, idx=idx, **components)
             if self._is_input(target):
                 return None
         return super().save_model(
@@ -552,6 +579,8 @@ class SegmentResult:
         Products saved while processing the segment, in order.
     x1dints_path : str or None
         Where the x1dints was saved, if it was.
+    drift_reused : bool
+        The segment's drift had been corrected before this run (its table reused).
     """
 
     x1dints: object
@@ -559,6 +588,7 @@ class SegmentResult:
     drift_reference: str | None = None
     written: list = field(default_factory=list)
     x1dints_path: str | None = None
+    drift_reused: bool = False
 
 
 def _input_files(members):
@@ -608,7 +638,7 @@ def _product_kind(model):
     return stages.product_kind(getattr(data, "ndim", None))
 
 
-def _x1dints_segment(model, member, name):
+def _x1dints_segment(model, name):
     """An x1dints segment: its spectra (a copy, in today's layout) and drift table."""
     cal_steps, _ = stages.cal_steps_of(model)
     for step_name in (*stages.STAGE2_STEPS, "extract_1d"):
@@ -625,7 +655,7 @@ def _x1dints_segment(model, member, name):
     table = existing_drift_table(model, name, required=False)
     if table is not None:
         x1d.drift_table = table.as_array()
-    return SegmentResult(x1d, table)
+    return SegmentResult(x1d, table, drift_reused=True)
 
 
 def existing_drift_table(model, name, required=True):

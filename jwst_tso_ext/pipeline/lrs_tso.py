@@ -250,6 +250,8 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         if drift is not None:
             # attached like wavelength_drift attaches it, for detrended_white_light
             combined.drift_table = drift.as_array()
+            # recorded, so that the x1dints given back to lrs_tso says so
+            combined.meta.cal_step.wavelength_drift = "COMPLETE"
         # saved before the white-light fit reads them, so that a failure there keeps them
         # (stpipe saves the returned x1dints again at the end, with its final metadata)
         if self.save_results:
@@ -412,11 +414,11 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         written = [] if written is None else written
         cal_steps, _ = stages.cal_steps_of(cube)
         stages.check_wcs_for_resume(cal_steps, cube.meta.wcs is not None, name)
-        calibrated = cube
         if cube.meta.wcs is None and stages.is_complete(cal_steps, "assign_wcs"):
             log.info("%s: assign_wcs recorded COMPLETE but no WCS stored: assigned again", name)
-            calibrated = self._run_step("assign_wcs", calibrated)
-        calibrated = self._run_step("assign_wcs", calibrated, name)
+            calibrated = self._run_step("assign_wcs", cube)
+        else:
+            calibrated = self._run_step("assign_wcs", cube, name)
         if calibrated.meta.cal_step.assign_wcs != "COMPLETE":
             raise ValueError("assign_wcs did not complete: cannot calibrate wavelengths")
         calibrated = self._run_step("srctype", calibrated, name)

@@ -294,7 +294,9 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         Steps already COMPLETE on the segment are not applied again (one INFO line
         each). Each product is saved as soon as it exists (when ``save_results`` is
         set), before the steps that consume it: rateints, drift table, calints, then
-        x1dints. Depends on nothing but its arguments and the steps' parameters.
+        x1dints. Depends on nothing but its arguments and the steps' parameters (and,
+        for saving, on the list of the run's input files that `process` records, so
+        that no product is written over one of them).
 
         Parameters
         ----------

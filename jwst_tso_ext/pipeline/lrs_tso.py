@@ -32,10 +32,13 @@ from stdatamodels.jwst import datamodels
 
 from jwst_tso_ext.pipeline.combine import combine_tables, combine_x1dints, exposure_root
 from jwst_tso_ext.step_mixin import PackageStepMixin
+from jwst_tso_ext.tso_outlier_detection import products as outlier_products
+from jwst_tso_ext.tso_outlier_detection.rolling import SegmentContext
 from jwst_tso_ext.steps import (
     DetrendedWhiteLightStep,
     MirisimRefpixGuardStep,
     TsoExtract1dStep,
+    TsoOutlierDetectionStep,
     TsoVisitFixStep,
     WavelengthDriftStep,
 )
@@ -120,8 +123,8 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
 
     Runs, one segment at a time: ``tsovisit_fix``, the MIRI detector1 steps with
     ``mirisim_refpix_guard`` in place of ``refpix``, ``ramp_fit``, ``gain_scale``,
-    ``assign_wcs``, ``srctype``, ``flat_field``, ``wavelength_drift``, ``photom`` and
-    ``extract_1d``; then combines the segments' 1-D products and runs
+    ``assign_wcs``, ``srctype``, ``flat_field``, ``wavelength_drift``, ``photom``,
+    ``tso_outlier_detection`` (after the calints are saved) and ``extract_1d``; then combines the segments' 1-D products and runs
     ``detrended_white_light`` on them. Only one segment's data is in memory at a time.
     """
 
@@ -157,6 +160,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         "flat_field": flat_field_step.FlatFieldStep,
         "wavelength_drift": WavelengthDriftStep,
         "photom": photom_step.PhotomStep,
+        "tso_outlier_detection": TsoOutlierDetectionStep,
         "tso_extract_1d": TsoExtract1dStep,
         "extract_1d": extract_1d_step.Extract1dStep,
         "detrended_white_light": DetrendedWhiteLightStep,
@@ -186,6 +190,8 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         x1d_products = []
         drift_tables = []
         configured_reference = self.wavelength_drift.reference
+        # the end of each segment is the outlier context of the next (this exposure only)
+        self.tso_outlier_detection.context = SegmentContext()
         try:
             for index, member in enumerate(members, start=1):
                 log.info("Segment %d of %d: %s", index, len(members), _describe(member))
@@ -203,6 +209,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         finally:
             # the shared segment reference belongs to this exposure only
             self.wavelength_drift.reference = configured_reference
+            self.tso_outlier_detection.context = None
             if self._scratch is not None:
                 self._scratch.cleanup()
 
@@ -212,6 +219,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             self.output_file = root
 
         drift = combine_tables(drift_tables)
+        outlier_products.log_summary(drift)
         if drift is not None:
             # attached like wavelength_drift attaches it, for detrended_white_light
             combined.drift_table = drift.as_array()
@@ -302,12 +310,16 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         calibrated = self.photom.run(calibrated)
         if self.save_calints:
             self._save_segment_product(calibrated, "calints")
+        calibrated = self.tso_outlier_detection.run(calibrated)
+        drift_table = outlier_products.add_outlier_counts(drift_table, calibrated)
         extraction = getattr(self, self.extract_with)
         extraction.save_results = False
         x1d = extraction.run(calibrated)
         calibrated.close()
         if x1d is None or x1d.meta.cal_step.extract_1d != "COMPLETE":
             raise ValueError("extract_1d did not produce spectra for this segment")
+        if calibrated.meta.cal_step.tso_outlier_detection == "COMPLETE":
+            outlier_products.flag_incomplete_bins(x1d)
         return x1d, drift_table
 
     def _share_drift_reference(self, calibrated):

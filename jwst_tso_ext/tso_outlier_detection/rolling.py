@@ -33,10 +33,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SegmentContext", "detect_outliers", "rolling_median", "reference_median"]
+__all__ = ["SegmentContext", "detect_outliers", "rolling_flags", "rolling_median", "static_reference"]
 
-#: Pixels per block of the rolling median (bounds the window copy to ~block * nints * w).
-_PIXELS_PER_BLOCK = 256
+#: Pixels per block of the rolling median (bounds the sorted windows to
+#: ~block * nints * window / _SCREEN_STEP values).
+_PIXELS_PER_BLOCK = 512
+#: Sort every this many windows; the ones between are bounded by ranks (`rolling_flags`).
+_SCREEN_STEP = 4
 
 
 @dataclass
@@ -142,46 +145,104 @@ def rolling_median(cube, window):
     return out.reshape(cube.shape)
 
 
-def reference_median(data, good, window, maskpt=0.7, context=None):
-    """The reference each integration is compared with (jwst's "median" cube).
+def static_reference(data):
+    """jwst's reference for a window of 1 or >= nints: one NaN-ignoring median of the
+    unmasked data over all integrations, float32, broadcast to the cube's shape."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+        static = np.nanmedian(data, axis=0).astype(np.float32)
+    return np.broadcast_to(static, data.shape)
+
+
+def rolling_flags(series, data, threshold, window, first=0):
+    """Outliers against jwst's rolling median, deciding most pixels from rank bounds.
+
+    Exactly ``|data - rolling_median(series, window)[first:]| > threshold`` (float64
+    differences, as jwst), computed per block of pixels without the median cube: the
+    windows starting at every ``step``-th integration are sorted, and the median of a
+    window ``d`` integrations later lies between ranks ``half - d`` and ``half + d``
+    (``half - 1 - d`` and ``half + d`` for even windows) of the sorted one: ``d`` values
+    leave and ``d`` enter. Where the test, in float32 with a margin of 2**-20 on the
+    threshold, gives the same answer at both bounds, that is the answer; the few
+    pixels in between get their window sorted and tested exactly.
 
     Parameters
     ----------
-    data : numpy.ndarray
-        ``(nints, ny, nx)`` science data, float32.
-    good : numpy.ndarray of bool
-        Same shape, True where the DQ passes ``good_bits``.
+    series : numpy.ndarray
+        ``(N, ny, nx)`` float32 masked data (NaN at bad pixels), context first.
+    data, threshold : numpy.ndarray
+        ``(N - first, ny, nx)`` unmasked data (float32) and ``snr * err`` (float32).
     window : int
-        ``rolling_window_width``.
-    maskpt : float
-        Weight threshold fraction (see `bad_pixel_mask`).
-    context : numpy.ndarray or None
-        Masked integrations to put in front of ``data`` (see `SegmentContext`).
+        Window width, ``1 < window <= N``.
+    first : int
+        Number of context integrations at the start of ``series`` (<= window // 2).
 
     Returns
     -------
-    reference : numpy.ndarray
-        ``(nints, ny, nx)``: float64 rolling medians, or float32 static medians.
-    masked : numpy.ndarray
-        ``data`` with bad pixels set to NaN, float32 (the next segment's context).
+    numpy.ndarray of bool
+        ``(N - first, ny, nx)``.
     """
-    data = np.asarray(data, dtype=np.float32)
-    masked = data.copy()
-    masked[bad_pixel_mask(good, maskpt)] = np.nan
-    nctx = 0 if context is None else context.shape[0]
-    if nctx:
-        series = np.concatenate([np.asarray(context, dtype=np.float32), masked])
-    else:
-        series = masked
-    if 1 < window < series.shape[0]:
-        reference = rolling_median(series, window)[nctx:]
-    else:
-        # jwst: a static NaN-ignoring median of the segment's unmasked data
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
-            static = np.nanmedian(data, axis=0).astype(np.float32)
-        reference = np.broadcast_to(static, data.shape)
-    return reference, masked
+    total = series.shape[0]
+    nints = total - first
+    half, odd = divmod(window, 2)
+    if not 1 < window <= total or not 0 <= first <= half:
+        raise ValueError(
+            f"rolling window {window} must be > 1 and <= nints ({total}), with at most "
+            f"{half} context integrations (got {first})"
+        )
+    nwin = total - window + 1
+    step = min(_SCREEN_STEP, (half if odd else half - 1) + 1)
+    npix = int(np.prod(series.shape[1:]))
+    masked_t = np.ascontiguousarray(series.reshape(total, npix).T)  # windows contiguous
+    data_2d = np.asarray(data, np.float32).reshape(nints, npix)
+    thr_2d = np.asarray(threshold, np.float32).reshape(nints, npix)
+    # the window of output integration j starts at clip(j + first - half, 0, nwin - 1):
+    # columns [lead, lead + nwin) are compared with windows 0 .. nwin - 1, the ones
+    # before with window 0 and the ones after with window nwin - 1
+    lead = half - first
+    starts = np.clip(np.arange(first, total) - half, 0, nwin - 1)
+    window_of = np.concatenate([np.zeros(lead, int), np.arange(nwin),
+                                np.full(nints - lead - nwin, nwin - 1)])  # fmt: skip
+    up, down = np.float32(1 + 2.0**-20), np.float32(1 - 2.0**-20)
+    flags_t = np.empty((npix, nints), dtype=bool)
+    offsets = np.arange(window)
+    for p0 in range(0, npix, _PIXELS_PER_BLOCK):
+        p1 = min(p0 + _PIXELS_PER_BLOCK, npix)
+        block = masked_t[p0:p1]
+        nan_count = np.zeros((p1 - p0, total + 1), np.int32)
+        np.cumsum(np.isnan(block), axis=1, out=nan_count[:, 1:])
+        has_nan = (nan_count[:, window:] - nan_count[:, :-window]) > 0
+        del nan_count
+        ordered = np.sort(sliding_window_view(block, window, axis=1)[:, ::step], axis=-1)
+        low = np.empty((p1 - p0, nwin), np.float32)
+        high = np.empty((p1 - p0, nwin), np.float32)
+        for d in range(step):
+            count = len(range(d, nwin, step))
+            low[:, d::step] = ordered[:, :count, half - d if odd else half - 1 - d]
+            high[:, d::step] = ordered[:, :count, half + d]
+        del ordered
+        if nints != nwin:
+            low, high, has_nan = low[:, window_of], high[:, window_of], has_nan[:, window_of]
+        x = data_2d[:, p0:p1].T
+        thr = thr_2d[:, p0:p1].T
+        with np.errstate(invalid="ignore", over="ignore"):
+            to_low = x - low  # >= x - median
+            to_high = x - high  # <= x - median
+            sure = (to_high > thr * up) | (to_low < -thr * up)
+            inside = (to_low <= thr * down) & (to_high >= -thr * down)
+        flags = sure & ~has_nan
+        open_ = ~(sure | inside | has_nan | np.isnan(x))
+        if open_.any():
+            rows, cols = np.nonzero(open_)
+            values = block[rows[:, None], starts[cols][:, None] + offsets]
+            values.sort(axis=-1)
+            if odd:
+                median = values[:, half].astype(np.float64)
+            else:
+                median = (values[:, half - 1].astype(np.float64) + values[:, half]) / 2.0
+            flags[rows, cols] = np.abs(x[rows, cols].astype(np.float64) - median) > thr[rows, cols]
+        flags_t[p0:p1] = flags
+    return np.ascontiguousarray(flags_t.T).reshape(np.shape(data))
 
 
 def detect_outliers(data, err, good, *, snr=5.0, window=25, maskpt=0.7, context=None):
@@ -218,11 +279,17 @@ def detect_outliers(data, err, good, *, snr=5.0, window=25, maskpt=0.7, context=
     if window < 0:
         raise ValueError(f"rolling_window_width must be >= 0, got {window}")
     previous = None if context is None else context.data
-    reference, masked = reference_median(data, good, window, maskpt, previous)
+    data = np.asarray(data, dtype=np.float32)
+    masked = data.copy()
+    masked[bad_pixel_mask(good, maskpt)] = np.nan
+    nctx = 0 if previous is None else previous.shape[0]
+    series = np.concatenate([previous, masked]) if nctx else masked
     threshold = np.float32(snr) * np.nan_to_num(np.asarray(err, dtype=np.float32))
-    with np.errstate(invalid="ignore"):
-        difference = np.abs(data.astype(reference.dtype) - reference)
-        outliers = np.greater(difference, threshold)
+    if 1 < window < series.shape[0]:
+        outliers = rolling_flags(series, data, threshold, window, first=nctx)
+    else:
+        with np.errstate(invalid="ignore"):
+            outliers = np.greater(np.abs(data - static_reference(data)), threshold)
     if context is not None:
         keep = window // 2
         if keep > 0:

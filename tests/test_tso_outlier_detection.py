@@ -1,6 +1,7 @@
 """tso_outlier_detection: jwst's TSO-mode flags, segment context, simulated outliers."""
 
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from jwst_tso_ext.tso_outlier_detection import products, rolling
 
 OUTLIER = 16
 DO_NOT_USE = 1
+JUMP_DET = 4
 
 
 def _cube(nints=50, ny=24, nx=16, seed=0, first_int=1):
@@ -43,7 +45,9 @@ def test_flags_equal_jwst_outlier_detection_in_tso_mode(window):
     """Same DQ, data, err and NaNs as jwst's step, for odd, even and static windows."""
     model = _cube()
     official = OutlierDetectionStep.call(model, rolling_window_width=window)
-    ours = TsoOutlierDetectionStep.call(model, rolling_window_width=window)
+    ours = TsoOutlierDetectionStep.call(
+        model, rolling_window_width=window, ignore_nan_in_window=False
+    )
     flagged = (official.dq & OUTLIER) > 0
     assert 50 < flagged.sum()  # something to compare
     assert np.array_equal(ours.dq, official.dq)
@@ -86,6 +90,7 @@ def test_segment_context_gives_the_whole_exposure_flags():
     whole = _cube(nints=60, seed=4)
     reference = TsoOutlierDetectionStep.call(whole, rolling_window_width=window)
     step = TsoOutlierDetectionStep(rolling_window_width=window)
+    assert step.ignore_nan_in_window  # the default
     step.context = rolling.SegmentContext()
     parts = []
     for start, stop in [(0, 25), (25, 28), (28, 60)]:  # a segment shorter than the window
@@ -209,3 +214,82 @@ def test_rank_bounded_flags_equal_the_full_rolling_median():
             expected = np.abs(data.astype(np.float64) - median) > threshold
         got = rolling.rolling_flags(series, data, threshold, window, first=first)
         assert np.array_equal(got, expected), (total, window, first)
+
+
+def test_lrs_tso_flags_simulated_outliers_across_segments(tmp_path):
+    """End to end on two segments with injected outliers: flags in the crfints, counts in
+    the drift table, bins that lost a pixel marked DO_NOT_USE in the x1dints."""
+    from jwst_tso_ext.pipeline import LrsTsoPipeline
+    from jwst_tso_ext.simulate import simulate_exposure
+
+    config = SimulationConfig(
+        nints=60, ngroups=6, segment_size=30, seed=5, root="outl", outlier_integrations=60,
+        outlier_telegraph_pixels=1, cosmic_ray_rate=0.0,
+    )  # fmt: skip
+    paths = simulate_exposure(config, tmp_path)
+    truth = Table.read(tmp_path / "outl_truth_outliers.ecsv")
+    pipeline = LrsTsoPipeline(output_dir=str(tmp_path), save_results=True)
+    pipeline.detrended_white_light.skip = True
+    pipeline.tso_outlier_detection.save_results = True
+    combined = pipeline.run([str(p) for p in paths[:2]])
+    assert pipeline.tso_outlier_detection.context is None  # not kept after the run
+    flagged = np.concatenate([
+        (datamodels.open(tmp_path / f"outl_seg00{n}_crfints.fits").dq & OUTLIER) > 0
+        for n in (1, 2)
+    ])  # fmt: skip
+    jumped = np.concatenate([
+        (datamodels.open(tmp_path / f"outl_seg00{n}_rateints.fits").dq & JUMP_DET) > 0
+        for n in (1, 2)
+    ])  # fmt: skip
+    index = (truth["int_num"] - 1, truth["row"], truth["column"])
+    # jump flags some of them (with few groups, bright pixels often); the step must find
+    # the ones it did not
+    unseen = ~jumped[index]
+    assert unseen.sum() >= 12
+    assert flagged[index][unseen].mean() >= 0.95
+    others = flagged.copy()
+    others[index] = False
+    assert others.mean() < 1e-5  # 5-sigma noise over the frame: a few in 1.8 million
+    assert others[:, 140:400, 31:45].mean() < 1e-4
+    drift = Table.read(tmp_path / "outl_drift.ecsv", format="ascii.ecsv")
+    assert np.array_equal(drift["n_outliers"], flagged.sum(axis=(1, 2)))
+    dq = np.asarray(combined.spec[0].spec_table["DQ"])
+    npixels = np.asarray(combined.spec[0].spec_table["NPIXELS"])
+    lost = products.incomplete_bins(npixels[:30])
+    assert lost.any() and np.all(dq[:30][lost] & DO_NOT_USE)
+
+
+def _nan_median_flags(series, data, threshold, window, first):
+    """Brute force: flags against the NaN-ignoring median of each jwst window."""
+    total, half = series.shape[0], window // 2
+    nwin = total - window + 1
+    flags = np.zeros(data.shape, bool)
+    for j in range(data.shape[0]):
+        start = min(max(j + first - half, 0), nwin - 1)
+        values = series[start : start + window].astype(np.float64)
+        valid = np.sum(~np.isnan(values), axis=0)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            median = np.nanmedian(values, axis=0)
+            flags[j] = (np.abs(data[j] - median) > threshold[j]) & (2 * valid > window)
+    return flags
+
+
+def test_ignore_nan_in_window_uses_the_median_of_the_valid_values():
+    """jwst's np.median gives NaN for a window holding a NaN (no flags there); with
+    ignore_nan the flags are those against the NaN-ignoring median (majority valid), and
+    identical to jwst's wherever the window has no NaN."""
+    rng = np.random.default_rng(12)
+    for _ in range(60):
+        total = int(rng.integers(4, 50))
+        window = int(rng.integers(2, total + 1))
+        first = int(rng.integers(0, window // 2 + 1))
+        series = rng.normal(size=(total, 3, 4)).astype(np.float32)
+        series[rng.random(series.shape) < 0.08] = np.nan
+        data = series[first:].copy()
+        threshold = np.full(data.shape, np.float32(1.5))
+        got = rolling.rolling_flags(series, data, threshold, window, first, ignore_nan=True)
+        expected = _nan_median_flags(series, data, threshold, window, first)
+        assert np.array_equal(got, expected), (total, window, first)
+        jwst_like = rolling.rolling_flags(series, data, threshold, window, first)
+        assert not (jwst_like & ~got).any()

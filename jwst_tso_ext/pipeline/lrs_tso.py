@@ -310,6 +310,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         calibrated = self.photom.run(calibrated)
         if self.save_calints:
             self._save_segment_product(calibrated, "calints")
+        self.tso_outlier_detection.output_file = calibrated.meta.filename  # <segment>_crfints
         calibrated = self.tso_outlier_detection.run(calibrated)
         drift_table = outlier_products.add_outlier_counts(drift_table, calibrated)
         extraction = getattr(self, self.extract_with)

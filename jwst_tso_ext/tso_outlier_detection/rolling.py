@@ -154,7 +154,7 @@ def static_reference(data):
     return np.broadcast_to(static, data.shape)
 
 
-def rolling_flags(series, data, threshold, window, first=0):
+def rolling_flags(series, data, threshold, window, first=0, ignore_nan=False):
     """Outliers against jwst's rolling median, deciding most pixels from rank bounds.
 
     Exactly ``|data - rolling_median(series, window)[first:]| > threshold`` (float64
@@ -176,6 +176,10 @@ def rolling_flags(series, data, threshold, window, first=0):
         Window width, ``1 < window <= N``.
     first : int
         Number of context integrations at the start of ``series`` (<= window // 2).
+    ignore_nan : bool
+        False: as jwst, a window holding a NaN has a NaN median and flags nothing.
+        True: such a window's median is that of its valid values (ranks as
+        ``np.nanmedian``), when they are more than half the window.
 
     Returns
     -------
@@ -211,8 +215,8 @@ def rolling_flags(series, data, threshold, window, first=0):
         block = masked_t[p0:p1]
         nan_count = np.zeros((p1 - p0, total + 1), np.int32)
         np.cumsum(np.isnan(block), axis=1, out=nan_count[:, 1:])
-        has_nan = (nan_count[:, window:] - nan_count[:, :-window]) > 0
-        del nan_count
+        nan_count = nan_count[:, window:] - nan_count[:, :-window]
+        has_nan = nan_count > 0
         ordered = np.sort(sliding_window_view(block, window, axis=1)[:, ::step], axis=-1)
         low = np.empty((p1 - p0, nwin), np.float32)
         high = np.empty((p1 - p0, nwin), np.float32)
@@ -223,6 +227,7 @@ def rolling_flags(series, data, threshold, window, first=0):
         del ordered
         if nints != nwin:
             low, high, has_nan = low[:, window_of], high[:, window_of], has_nan[:, window_of]
+            nan_count = nan_count[:, window_of]
         x = data_2d[:, p0:p1].T
         thr = thr_2d[:, p0:p1].T
         with np.errstate(invalid="ignore", over="ignore"):
@@ -241,11 +246,27 @@ def rolling_flags(series, data, threshold, window, first=0):
             else:
                 median = (values[:, half - 1].astype(np.float64) + values[:, half]) / 2.0
             flags[rows, cols] = np.abs(x[rows, cols].astype(np.float64) - median) > thr[rows, cols]
+        if ignore_nan:
+            # windows with NaNs but a majority of valid values: median of the valid ones
+            partial = has_nan & (2 * nan_count < window) & ~np.isnan(x)
+            if partial.any():
+                rows, cols = np.nonzero(partial)
+                values = block[rows[:, None], starts[cols][:, None] + offsets]
+                values.sort(axis=-1)  # NaNs last
+                valid = window - nan_count[rows, cols]
+                upper = values[np.arange(rows.size), valid // 2].astype(np.float64)
+                lower = values[np.arange(rows.size), (valid - 1) // 2].astype(np.float64)
+                median = np.where(valid % 2 == 1, upper, (lower + upper) / 2.0)
+                flags[rows, cols] = (
+                    np.abs(x[rows, cols].astype(np.float64) - median) > thr[rows, cols]
+                )
         flags_t[p0:p1] = flags
     return np.ascontiguousarray(flags_t.T).reshape(np.shape(data))
 
 
-def detect_outliers(data, err, good, *, snr=5.0, window=25, maskpt=0.7, context=None):
+def detect_outliers(
+    data, err, good, *, snr=5.0, window=25, maskpt=0.7, context=None, ignore_nan=False
+):
     """Flag pixels that differ from their time-local median by more than ``snr`` errors.
 
     Parameters
@@ -263,6 +284,9 @@ def detect_outliers(data, err, good, *, snr=5.0, window=25, maskpt=0.7, context=
     context : SegmentContext or None
         The end of the previous segment. Used when its ``data`` is not None (the caller
         checks that it directly precedes this segment); replaced by this segment's end.
+    ignore_nan : bool
+        Rolling windows holding NaNs use the median of their valid values when these
+        are a majority, instead of flagging nothing (jwst); see `rolling_flags`.
 
     Returns
     -------
@@ -286,7 +310,9 @@ def detect_outliers(data, err, good, *, snr=5.0, window=25, maskpt=0.7, context=
     series = np.concatenate([previous, masked]) if nctx else masked
     threshold = np.float32(snr) * np.nan_to_num(np.asarray(err, dtype=np.float32))
     if 1 < window < series.shape[0]:
-        outliers = rolling_flags(series, data, threshold, window, first=nctx)
+        outliers = rolling_flags(
+            series, data, threshold, window, first=nctx, ignore_nan=ignore_nan
+        )
     else:
         with np.errstate(invalid="ignore"):
             outliers = np.greater(np.abs(data - static_reference(data)), threshold)

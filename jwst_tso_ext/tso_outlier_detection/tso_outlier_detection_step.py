@@ -30,6 +30,7 @@ class TsoOutlierDetectionStep(PackageStepMixin, Step):
         rolling_window_width = integer(min=0, default=25)  # Integrations in the rolling median; <= 1 or >= nints: one median of the whole segment (as outlier_detection)
         maskpt = float(default=0.7)  # Pixels with weight below maskpt times the mean good weight are left out of the median (as outlier_detection)
         good_bits = string(default="~DO_NOT_USE")  # DQ flags of pixels used in the median (as outlier_detection)
+        ignore_nan_in_window = boolean(default=True)  # A rolling window holding bad values uses the median of its valid ones (if a majority); False: no flags in that window, as outlier_detection
         suffix = string(default='crfints')  # Suffix of the saved product (as calwebb_tso3)
     """  # noqa: E501
 
@@ -96,6 +97,7 @@ class TsoOutlierDetectionStep(PackageStepMixin, Step):
             window=self.rolling_window_width,
             maskpt=self.maskpt,
             context=context,
+            ignore_nan=self.ignore_nan_in_window,
         )
         if context is not None:
             context.last_int_num = first + nints - 1

@@ -121,7 +121,8 @@ def main(argv=None):
     index = (truth["int_num"] - 1, truth["row"], truth["column"])
     hit, seen = flagged[index], jumped[index]
     lines = [f"# tso_outlier_detection check, {args.nints} integrations x 10 groups", ""]
-    lines.append("| kind | injected | flagged by the step | JUMP_DET set | flagged, of those jump did not flag |")
+    lines.append("| kind | injected | flagged by the step | JUMP_DET set | "
+                 "flagged, of those jump did not flag |")  # fmt: skip
     lines.append("| --- | --- | --- | --- | --- |")
     for kind in ("integration", "telegraph", "last_group", "all"):
         sel = np.ones(len(truth), bool) if kind == "all" else np.asarray(truth["kind"] == kind)
@@ -134,16 +135,20 @@ def main(argv=None):
     aperture[box[0] : box[1] + 1, box[2] : box[3] + 1] = True
     others = flagged.copy()
     others[index] = False
-    n_other = flagged.shape[0] * aperture.sum() - np.count_nonzero(aperture[truth["row"], truth["column"]])
+    n_other = flagged.shape[0] * aperture.sum() - np.count_nonzero(
+        aperture[truth["row"], truth["column"]]
+    )
     crs = np.zeros_like(flagged)
     crs[cosmic["int_num"] - 1, cosmic["row"], cosmic["column"]] = True
     false_all = int(others[:, aperture].sum())
     false_nocr = int((others & ~crs)[:, aperture].sum())
     lines += [
         "",
-        f"aperture rows {box[0]}-{box[1]}, columns {box[2]}-{box[3]}: {n_other} other pixel-integrations; "
+        f"aperture rows {box[0]}-{box[1]}, columns {box[2]}-{box[3]}: "
+        f"{n_other} other pixel-integrations; "
         f"flagged {false_all} ({100 * false_all / n_other:.5f} %), "
-        f"{false_nocr} ({100 * false_nocr / n_other:.5f} %) without pixels hit by a simulated cosmic ray",
+        f"{false_nocr} ({100 * false_nocr / n_other:.5f} %) without pixels hit by a "
+        "simulated cosmic ray",
         "",
         "| run | wall s | tso_outlier_detection s | white-light rms ppm | expected ppm | ratio |",
         "| --- | --- | --- | --- | --- | --- |",

@@ -153,7 +153,8 @@ def test_incomplete_bins_are_marked():
 def test_counts_join_the_drift_table():
     drift = Table({"int_num": [3, 4, 5], "x_shift": [0.1, 0.2, 0.3]})
     model = datamodels.CubeModel((3, 2, 2))
-    model.outlier_counts = np.array([(4, 2), (5, 1)], dtype=[("int_num", "i4"), ("n_outliers", "i4")])
+    dtype = [("int_num", "i4"), ("n_outliers", "i4")]
+    model.outlier_counts = np.array([(4, 2), (5, 1)], dtype=dtype)
     merged = products.add_outlier_counts(drift, model)
     assert list(merged["n_outliers"]) == [0, 2, 1]
     assert list(merged["x_shift"]) == [0.1, 0.2, 0.3]

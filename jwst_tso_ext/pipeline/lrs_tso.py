@@ -32,8 +32,6 @@ from stdatamodels.jwst import datamodels
 
 from jwst_tso_ext.pipeline.combine import combine_tables, combine_x1dints, exposure_root
 from jwst_tso_ext.step_mixin import PackageStepMixin
-from jwst_tso_ext.tso_outlier_detection import products as outlier_products
-from jwst_tso_ext.tso_outlier_detection.rolling import SegmentContext
 from jwst_tso_ext.steps import (
     DetrendedWhiteLightStep,
     MirisimRefpixGuardStep,
@@ -42,6 +40,8 @@ from jwst_tso_ext.steps import (
     TsoVisitFixStep,
     WavelengthDriftStep,
 )
+from jwst_tso_ext.tso_outlier_detection import products as outlier_products
+from jwst_tso_ext.tso_outlier_detection.rolling import SegmentContext
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,8 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
     Runs, one segment at a time: ``tsovisit_fix``, the MIRI detector1 steps with
     ``mirisim_refpix_guard`` in place of ``refpix``, ``ramp_fit``, ``gain_scale``,
     ``assign_wcs``, ``srctype``, ``flat_field``, ``wavelength_drift``, ``photom``,
-    ``tso_outlier_detection`` (after the calints are saved) and ``extract_1d``; then combines the segments' 1-D products and runs
+    ``tso_outlier_detection`` (after the calints are saved) and ``extract_1d``; then
+    combines the segments' 1-D products and runs
     ``detrended_white_light`` on them. Only one segment's data is in memory at a time.
     """
 

@@ -52,8 +52,8 @@ def slope_sigma(rate, ngroups, frame_time):
 
 
 def draw_outliers(
-    rng, nints, ngroups, frame_time, rate, *, trace=None, n_integration=0, n_telegraph=0, n_last_group=0,
-    sigma_range=(10.0, 50.0),
+    rng, nints, ngroups, frame_time, rate, *, trace=None, n_integration=0, n_telegraph=0,
+    n_last_group=0, sigma_range=(10.0, 50.0),
 ):  # fmt: skip
     """Draw the outliers of an exposure.
 
@@ -101,7 +101,8 @@ def draw_outliers(
     sig = amplitudes(n_integration)
     ints = rng.integers(1, nints + 1, n_integration)
     for k in range(n_integration):
-        events.append((ints[k], r[k], c[k], "integration", -1, sig[k] * sigma_pix[r[k], c[k]], sig[k]))
+        amplitude = sig[k] * sigma_pix[r[k], c[k]]
+        events.append((ints[k], r[k], c[k], "integration", -1, amplitude, sig[k]))
 
     r, c = pick(n_telegraph)
     sig = amplitudes(n_telegraph)
@@ -112,7 +113,8 @@ def draw_outliers(
         for i in np.nonzero(start)[0]:
             raised[i : i + lengths[i]] = True
         for i in np.nonzero(raised)[0]:
-            events.append((i + 1, r[k], c[k], "telegraph", -1, sig[k] * sigma_pix[r[k], c[k]], sig[k]))
+            amplitude = sig[k] * sigma_pix[r[k], c[k]]
+            events.append((i + 1, r[k], c[k], "telegraph", -1, amplitude, sig[k]))
 
     r, c = pick(n_last_group)
     sig = amplitudes(n_last_group)
@@ -155,9 +157,8 @@ def rate_offsets(outliers, first_int_num, nints, shape):
     kinds = np.isin(outliers["kind"], ("integration", "telegraph"))
     index = outliers["int_num"] - first_int_num
     sel = kinds & (index >= 0) & (index < nints)
-    np.add.at(
-        offsets, (index[sel], outliers["row"][sel], outliers["column"][sel]), outliers["amplitude"][sel]
-    )
+    where = (index[sel], outliers["row"][sel], outliers["column"][sel])
+    np.add.at(offsets, where, outliers["amplitude"][sel])
     return offsets
 
 

@@ -100,7 +100,9 @@ def flag_incomplete_bins(x1d):
             table["DQ"] = dq | np.where(missing, DO_NOT_USE, 0).astype(dq.dtype)
             marked += int(missing.sum())
     if marked:
-        log.info("%d spectral bins miss flagged pixels in their aperture: marked DO_NOT_USE", marked)
+        log.info(
+            "%d spectral bins miss flagged pixels in their aperture: marked DO_NOT_USE", marked
+        )
     return marked
 
 

@@ -33,7 +33,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SegmentContext", "detect_outliers", "rolling_flags", "rolling_median", "static_reference"]
+__all__ = [
+    "SegmentContext",
+    "detect_outliers",
+    "rolling_flags",
+    "rolling_median",
+    "static_reference",
+]
 
 #: Pixels per block of the rolling median (bounds the sorted windows to
 #: ~block * nints * window / _SCREEN_STEP values).

@@ -18,10 +18,11 @@ step's ``snr`` pair:
 * a pixel is an outlier where ``|data - reference| > snr * nan_to_num(err)``, in the
   same precisions as jwst (float32 medians, float64 differences for the rolling median).
 
-The only addition is segment context (`SegmentContext`): the last ``window // 2``
-masked integrations of the previous segment are put in front of the next segment, so
-that its first integrations get the same centred window as in one run over the whole
-exposure.
+Two additions: segment context (`SegmentContext`): the last ``window // 2`` masked
+integrations of the previous segment are put in front of the next segment, so that
+its first integrations get the same centred window as in one run over the whole
+exposure; and ``ignore_nan``: a window holding NaNs takes the median of its valid
+values (when they are a majority) instead of flagging nothing.
 """
 
 import logging

@@ -144,6 +144,35 @@ def add_parser(subparsers):
         default=_DEFAULTS.cosmic_ray_rate,
         help="mean hits per integration on the subarray",
     )
+    outliers = parser.add_argument_group(
+        "outliers jump cannot see (truth in <root>_truth_outliers.ecsv)"
+    )
+    outliers.add_argument(
+        "--outlier-integrations",
+        type=int,
+        default=_DEFAULTS.outlier_integrations,
+        help="pixels raised for one whole integration",
+    )
+    outliers.add_argument(
+        "--outlier-telegraph-pixels",
+        type=int,
+        default=_DEFAULTS.outlier_telegraph_pixels,
+        help="pixels toggling between two levels (raised for 1-3 integrations at a time)",
+    )
+    outliers.add_argument(
+        "--outlier-last-group-hits",
+        type=int,
+        default=_DEFAULTS.outlier_last_group_hits,
+        help="hits in the last group that ramp fitting uses",
+    )
+    outliers.add_argument(
+        "--outlier-sigma",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=(_DEFAULTS.outlier_sigma_min, _DEFAULTS.outlier_sigma_max),
+        help="amplitude range in units of the pixel's slope noise",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
     return parser
 
@@ -186,6 +215,11 @@ def config_from_args(args):
         step_x=args.drift_step_x,
         step_y=args.drift_step_y,
         cosmic_ray_rate=args.cosmic_ray_rate,
+        outlier_integrations=args.outlier_integrations,
+        outlier_telegraph_pixels=args.outlier_telegraph_pixels,
+        outlier_last_group_hits=args.outlier_last_group_hits,
+        outlier_sigma_min=args.outlier_sigma[0],
+        outlier_sigma_max=args.outlier_sigma[1],
     )
     return config.validate()
 

@@ -40,9 +40,12 @@ from jwst_tso_ext.steps import (
     DetrendedWhiteLightStep,
     MirisimRefpixGuardStep,
     TsoExtract1dStep,
+    TsoOutlierDetectionStep,
     TsoVisitFixStep,
     WavelengthDriftStep,
 )
+from jwst_tso_ext.tso_outlier_detection import products as outlier_products
+from jwst_tso_ext.tso_outlier_detection.rolling import SegmentContext
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +127,9 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
 
     Runs, one segment at a time: ``tsovisit_fix``, the MIRI detector1 steps with
     ``mirisim_refpix_guard`` in place of ``refpix``, ``ramp_fit``, ``gain_scale``,
-    ``assign_wcs``, ``srctype``, ``flat_field``, ``wavelength_drift``, ``photom`` and
-    ``extract_1d``; then combines the segments' 1-D products and runs
+    ``assign_wcs``, ``srctype``, ``flat_field``, ``wavelength_drift``, ``photom``,
+    ``tso_outlier_detection`` (after the calints are saved) and ``extract_1d``; then
+    combines the segments' 1-D products and runs
     ``detrended_white_light`` on them. Only one segment's data is in memory at a time.
     Each segment starts from the stage it is at: steps recorded COMPLETE in its
     ``meta.cal_step`` are not applied again. Products are saved as they appear.
@@ -163,6 +167,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         "flat_field": flat_field_step.FlatFieldStep,
         "wavelength_drift": WavelengthDriftStep,
         "photom": photom_step.PhotomStep,
+        "tso_outlier_detection": TsoOutlierDetectionStep,
         "tso_extract_1d": TsoExtract1dStep,
         "extract_1d": extract_1d_step.Extract1dStep,
         "detrended_white_light": DetrendedWhiteLightStep,
@@ -202,6 +207,8 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         # products are saved as they appear, but never over a file this run reads
         self._inputs = _input_files(members)
         written = []
+        # the end of each segment is the outlier context of the next (this exposure only)
+        self.tso_outlier_detection.context = SegmentContext()
         try:
             with tempfile.TemporaryDirectory(prefix="lrs_tso_") as scratch:
                 combined = self._process_segments(members, root, Path(scratch), written)
@@ -210,6 +217,8 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         except Exception as error:
             _report_failure(error, written)
             raise
+        finally:
+            self.tso_outlier_detection.context = None
         log.info("... ending lrs_tso")
         return combined
 
@@ -251,6 +260,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             segment.close()
         combined.meta.filename = f"{root}_x1dints.fits"
         drift = combine_tables(drift_tables)
+        outlier_products.log_summary(drift)
         if drift is not None:
             # attached like wavelength_drift attaches it, for detrended_white_light
             combined.drift_table = drift.as_array()
@@ -435,12 +445,17 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         calibrated = self._run_step("photom", calibrated, name)
         if self.save_calints:
             self._save_segment_product(calibrated, "calints", written)
+        self.tso_outlier_detection.output_file = calibrated.meta.filename  # <segment>_crfints
+        calibrated = self._run_step("tso_outlier_detection", calibrated, name)
+        drift_table = outlier_products.add_outlier_counts(drift_table, calibrated)
         extraction = getattr(self, self.extract_with)
         extraction.save_results = False
         x1d = self._run_step(self.extract_with, calibrated)
         calibrated.close()
         if x1d is None or x1d.meta.cal_step.extract_1d != "COMPLETE":
             raise ValueError("extract_1d did not produce spectra for this segment")
+        if calibrated.meta.cal_step.tso_outlier_detection == "COMPLETE":
+            outlier_products.flag_incomplete_bins(x1d)
         if drift_table is not None:
             x1d.drift_table = drift_table.as_array()
         x1d_path = None

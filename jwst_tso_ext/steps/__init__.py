@@ -3,6 +3,7 @@
 from jwst_tso_ext.detrended_white_light import DetrendedWhiteLightStep
 from jwst_tso_ext.mirisim_refpix_guard import MirisimRefpixGuardStep
 from jwst_tso_ext.tso_extract import TsoExtract1dStep
+from jwst_tso_ext.tso_outlier_detection import TsoOutlierDetectionStep
 from jwst_tso_ext.tsovisit_fix import TsoVisitFixStep
 from jwst_tso_ext.wavelength_drift import WavelengthDriftStep
 
@@ -10,6 +11,7 @@ __all__ = [
     "DetrendedWhiteLightStep",
     "MirisimRefpixGuardStep",
     "TsoExtract1dStep",
+    "TsoOutlierDetectionStep",
     "TsoVisitFixStep",
     "WavelengthDriftStep",
 ]

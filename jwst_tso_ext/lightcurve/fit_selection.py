@@ -290,7 +290,9 @@ def detrend(
         best = None
         warm, impact_list = None, impacts
         shapes = ["physical"]
-        if kind in ("transit", "eclipse") and transit_shape != "physical":
+        # a free ingress only where the transit shape is fitted (not for a given orbit)
+        shape_fitted = bool({"a", "inc", "duration", "b"} & set(free_params or []))
+        if kind in ("transit", "eclipse") and transit_shape != "physical" and shape_fitted:
             shapes = (["physical", "free_ingress"] if transit_shape == "bic"
                       else ["free_ingress"])
         # the richest structure first: its multi-start result warm-starts the others

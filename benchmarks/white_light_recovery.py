@@ -7,10 +7,9 @@ no orbit: the transit search finds the event, BIC chooses the systematics model.
 
 The true depth of a trapezoid or box is its flat-bottom depth. The fit's model is
 limb-darkened (u1 = u2 = 0.1 by default), so ``rp**2`` is not the depth it draws; the
-fit is compared through the *fitted model's mean depth over the scene's flat bottom*,
-less the integration at each end (the sampled contacts are resolved to one
-integration; its error: the fit's covariance propagated to that mean). ``rp**2``
-pulls are listed too. Eclipses are compared through ``fp`` (flat-bottomed in the model too).
+fit is compared through the *fitted model's mean depth over the scene's flat bottom*
+(its error: the fit's covariance propagated to that mean). ``rp**2`` pulls are listed
+too. Eclipses are compared through ``fp`` (flat-bottomed in the model too).
 
 Per case: mean and standard deviation of the pull, largest |pull|, mean residual rms
 over the expected noise, and the depth error over that of the same data fitted with
@@ -155,8 +154,8 @@ def main(argv=None):
         f"`python benchmarks/white_light_recovery.py --realisations {args.realisations}` "
         f"({time.monotonic() - started:.0f} s). Step defaults, no orbit given.",
         "Pull = (fitted - true) / sigma; depth = fitted model's mean depth over the flat "
-        "bottom less one integration at each end (transits), fp (eclipse). Scene "
-        "parameters: `jwst_tso_ext/simulate/check_scenes.py` and `CASES` in the script.",
+        "bottom (transits), fp (eclipse). Scene parameters: `jwst_tso_ext/simulate/"
+        "check_scenes.py` and `CASES` in the script.",
         "",
         "| case | scene | found | mean pull | pull std | max abs pull | mean pull (rp^2) "
         "| rms / expected | depth error / no-regressor fit | regressor kept |",

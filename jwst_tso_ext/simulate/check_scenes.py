@@ -192,17 +192,14 @@ def make_spectra(scene, seed):
     return spectra, regressors, truth
 
 
-def flat_bottom_depth(result, truth, margin=1):
+def flat_bottom_depth(result, truth):
     """
     The fitted model's mean depth over the scene's flat bottom, and its error.
 
     A limb-darkened fit draws no flat bottom, so its ``rp**2`` is not the depth of a
-    trapezoid; the mean of its model over the scene's flat bottom is. The second and
-    third contacts of a sampled light curve are resolved to one integration only (a
-    box's edge falls anywhere between two samples), so the integration at each end of
-    the flat bottom, where the fitted contact may lie, is left out of the mean
-    (``margin``). The error propagates the fit's covariance through the numerical
-    derivative of that mean with respect to the astrophysical parameters.
+    trapezoid; the mean of its model over the scene's flat bottom is. The error
+    propagates the fit's covariance through the numerical derivative of that mean
+    with respect to the astrophysical parameters.
 
     Parameters
     ----------
@@ -210,8 +207,6 @@ def flat_bottom_depth(result, truth, margin=1):
         A :func:`~jwst_tso_ext.lightcurve.fit_selection.detrend` result.
     truth : dict
         The scene's truth (``t_flat``).
-    margin : int
-        Integrations left out at each end of the flat bottom.
 
     Returns
     -------
@@ -220,9 +215,7 @@ def flat_bottom_depth(result, truth, margin=1):
     """
     model, fit = result["model"], result["fit"]
     times = model.time
-    cadence = float(np.median(np.diff(times)))
-    flat = ((times > truth["t_flat"][0] + margin * cadence)
-            & (times < truth["t_flat"][1] - margin * cadence))
+    flat = (times > truth["t_flat"][0]) & (times < truth["t_flat"][1])
 
     def mean_depth(theta):
         return float(np.mean(1.0 - model.astrophysical_model(theta)[flat]))

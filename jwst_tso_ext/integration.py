@@ -22,6 +22,7 @@ def get_steps():
         ("jwst_tso_ext.steps.DetrendedWhiteLightStep", "detrended_white_light", False),
         ("jwst_tso_ext.steps.SpectralLightCurvesStep", "spectral_light_curves", False),
         ("jwst_tso_ext.steps.TsoExtract1dStep", "tso_extract_1d", False),
+        ("jwst_tso_ext.steps.TsoOutlierDetectionStep", "tso_outlier_detection", False),
         ("jwst_tso_ext.pipeline.TsoDetector1Pipeline", "tso_detector1", True),
         ("jwst_tso_ext.pipeline.LrsTsoPipeline", "lrs_tso", True),
         ("jwst_tso_ext.pipeline.DetrendedTso3Pipeline", "detrended_tso3", True),

@@ -233,7 +233,8 @@ def test_one_all_nan_integration_is_flagged_and_the_depth_survives(two_segment_r
     assert whtlt["clipped"][row] and not whtlt["used_in_fit"][row]
     assert np.sum(whtlt["clipped"]) < 5
     meta = whtlt.meta
-    assert abs(meta["transit_depth"] - truth.meta["transit_depth"]) < meta["transit_depth_err"]
+    # one realisation, and the data (119 points) choose a model without the ramp: 2 sigma
+    assert abs(meta["transit_depth"] - truth.meta["transit_depth"]) < 2 * meta["transit_depth_err"]
 
 
 def test_shared_drift_reference_does_not_outlive_the_run(two_segment_run, tmp_path):

@@ -345,3 +345,35 @@ def test_detector1_with_offline_references_recovers_injected_rates(tmp_path):
     np.testing.assert_allclose(
         result.data[illuminated], expected[illuminated], rtol=1e-4, atol=0.01
     )
+
+
+def test_outliers_are_injected_as_the_truth_says(tmp_path):
+    """Raised and telegraph pixels: the whole ramp is steeper by the truth's amplitude;
+    last-group hits: one step in the last used group; nothing else changes."""
+    kwargs = dict(nints=40, ngroups=5, noiseless=True, seed=4, root="out")
+    plain_paths = simulate_exposure(SimulationConfig(**kwargs), tmp_path / "plain")
+    config = SimulationConfig(
+        **kwargs, outlier_integrations=6, outlier_telegraph_pixels=1, outlier_last_group_hits=4
+    )
+    paths = simulate_exposure(config, tmp_path / "out")
+    assert paths[-1].name == "out_truth_outliers.ecsv" and len(paths) == len(plain_paths) + 1
+    truth = Table.read(paths[-1])
+    assert set(truth["kind"]) == {"integration", "telegraph", "last_group"}
+    with fits.open(paths[0]) as hdul, fits.open(plain_paths[0]) as plain:
+        signal = detector.linearized_from_raw(hdul["SCI"].data.astype(float))
+        base = detector.linearized_from_raw(plain["SCI"].data.astype(float))
+    extra = signal - base
+    index = (truth["int_num"] - 1, slice(None), truth["row"], truth["column"])
+    ramps = extra[index]  # (n_outliers, ngroups)
+    rate_kind = truth["kind"] != "last_group"
+    frame = config.frame_time
+    amplitude = np.asarray(truth["amplitude"])
+    expected = amplitude[rate_kind, None] * frame * np.arange(1, 6)
+    np.testing.assert_allclose(ramps[rate_kind], expected, rtol=1e-3, atol=0.5)
+    hits = ~rate_kind
+    assert np.all(truth["group"][hits] == 3)
+    np.testing.assert_allclose(ramps[hits][:, 3:], amplitude[hits, None] + 0 * ramps[hits][:, 3:],
+                               rtol=1e-3, atol=0.5)
+    np.testing.assert_allclose(ramps[hits][:, :3], 0, atol=0.5)
+    extra[index] = 0
+    assert np.abs(extra).max() < 0.5

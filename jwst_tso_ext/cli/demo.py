@@ -7,15 +7,18 @@ serverless mode, and prints recovered against injected values.
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from jwst_tso_ext.cli.simulate import simulate_with_progress
 from jwst_tso_ext.crds_cache import build_cache, offline_crds_env
 from jwst_tso_ext.crds_cache.environment import REDIRECTING_VARIABLES
-from jwst_tso_ext.simulate import SimulationConfig, simulate_exposure
+from jwst_tso_ext.progress import progress_bar
+from jwst_tso_ext.simulate import SimulationConfig
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,10 @@ __all__ = ["add_parser", "run", "default_cache_dir", "run_strun"]
 
 #: Root name of the demo exposure.
 DEMO_ROOT = "jw_demo_mirilrs_tso"
+
+#: lrs_tso's line at the end of each segment, and stpipe's at the start of each step.
+_SEGMENT_DONE = re.compile(r"^segment \d+/\d+: .* done in")
+_STEP_RUNNING = re.compile(r"^Step (\S+) running with args")
 
 
 def default_cache_dir():
@@ -74,7 +81,7 @@ def run(args):
         y_offset=0.0,
     )
     _say(f"[1/4] Simulating {config.nints} integrations x {config.ngroups} groups in {outdir}")
-    paths = simulate_exposure(config, outdir, overwrite=True)
+    paths = simulate_with_progress(config, outdir, overwrite=True)
     uncal = [p for p in paths if p.name.endswith("_uncal.fits")]
 
     cache = Path(args.crds_cache) if args.crds_cache else default_cache_dir()
@@ -96,6 +103,7 @@ def run(args):
         ],
         cache,
         log_path=outdir / "lrs_tso.log",
+        segments=len(uncal),
     )
 
     _say("[4/4] Recovered against injected values")
@@ -130,8 +138,13 @@ def orbit_arguments(truth_path):
     ]
 
 
-def run_strun(arguments, cache, log_path=None):
+def run_strun(arguments, cache, log_path=None, segments=None):
     """Run ``strun`` in a subprocess against the offline CRDS cache, showing progress.
+
+    On a terminal, with ``segments`` given, a progress bar counts the segments done
+    (from ``lrs_tso``'s per-segment log lines) and names the step running; otherwise
+    the steps started, the products saved and the segments done are printed as
+    plain lines.
 
     Parameters
     ----------
@@ -141,6 +154,8 @@ def run_strun(arguments, cache, log_path=None):
         Offline CRDS cache root.
     log_path : path-like, optional
         File receiving the full log.
+    segments : int, optional
+        Number of segments ``lrs_tso`` processes (for the progress bar).
 
     Raises
     ------
@@ -152,6 +167,7 @@ def run_strun(arguments, cache, log_path=None):
     env.update(offline_crds_env(cache))
     env.setdefault("MPLBACKEND", "Agg")
     lines = []
+    bar = progress_bar(segments, "lrs_tso", unit="segment") if segments else None
     with subprocess.Popen(
         [strun, *arguments],
         stdout=subprocess.PIPE,
@@ -165,11 +181,24 @@ def run_strun(arguments, cache, log_path=None):
                 lines.append(line)
                 if log_file:
                     log_file.write(line)
-                if " running with args" in line or "Saved model in" in line:
-                    _say("    " + line.split(" - ")[-1].strip()[:110])
+                message = line.split(" - ")[-1].strip()
+                if bar is not None:
+                    step = _STEP_RUNNING.search(message)
+                    if step:
+                        bar.set_postfix_str(step.group(1), refresh=True)
+                    elif _SEGMENT_DONE.search(message):
+                        bar.update(1)
+                elif (
+                    " running with args" in line
+                    or "Saved model in" in line
+                    or _SEGMENT_DONE.search(message)
+                ):
+                    _say("    " + message[:110])
         finally:
             if log_file:
                 log_file.close()
+            if bar is not None:
+                bar.close()
     if process.returncode != 0:
         tail = "".join(lines[-30:])
         raise RuntimeError(f"strun {' '.join(arguments[:2])} failed:\n{tail}")

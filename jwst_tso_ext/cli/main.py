@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "simulate": "jwst_tso_ext.cli.simulate",
     "crds-cache": "jwst_tso_ext.cli.crds_cache",
     "demo": "jwst_tso_ext.cli.demo",
+    "configs": "jwst_tso_ext.cli.configs",
 }
 
 
@@ -25,7 +26,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="jwst-tso-ext",
         description="MIRI LRS slitless TSO tools: simulate data, build an offline CRDS cache, "
-        "run the offline demo.",
+        "run the offline demo, list and copy the installed parameter files.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug log messages")
     subparsers = parser.add_subparsers(dest="command", required=True)

@@ -4,11 +4,12 @@ import argparse
 import logging
 import sys
 
+from jwst_tso_ext.progress import progress_bar
 from jwst_tso_ext.simulate import SimulationConfig, chromatic, simulate_exposure
 
 log = logging.getLogger(__name__)
 
-__all__ = ["add_parser", "run", "config_from_args"]
+__all__ = ["add_parser", "run", "config_from_args", "simulate_with_progress"]
 
 _DEFAULTS = SimulationConfig()
 
@@ -143,6 +144,35 @@ def add_parser(subparsers):
         default=_DEFAULTS.cosmic_ray_rate,
         help="mean hits per integration on the subarray",
     )
+    outliers = parser.add_argument_group(
+        "outliers jump cannot see (truth in <root>_truth_outliers.ecsv)"
+    )
+    outliers.add_argument(
+        "--outlier-integrations",
+        type=int,
+        default=_DEFAULTS.outlier_integrations,
+        help="pixels raised for one whole integration",
+    )
+    outliers.add_argument(
+        "--outlier-telegraph-pixels",
+        type=int,
+        default=_DEFAULTS.outlier_telegraph_pixels,
+        help="pixels toggling between two levels (raised for 1-3 integrations at a time)",
+    )
+    outliers.add_argument(
+        "--outlier-last-group-hits",
+        type=int,
+        default=_DEFAULTS.outlier_last_group_hits,
+        help="hits in the last group that ramp fitting uses",
+    )
+    outliers.add_argument(
+        "--outlier-sigma",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=(_DEFAULTS.outlier_sigma_min, _DEFAULTS.outlier_sigma_max),
+        help="amplitude range in units of the pixel's slope noise",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
     return parser
 
@@ -185,14 +215,38 @@ def config_from_args(args):
         step_x=args.drift_step_x,
         step_y=args.drift_step_y,
         cosmic_ray_rate=args.cosmic_ray_rate,
+        outlier_integrations=args.outlier_integrations,
+        outlier_telegraph_pixels=args.outlier_telegraph_pixels,
+        outlier_last_group_hits=args.outlier_last_group_hits,
+        outlier_sigma_min=args.outlier_sigma[0],
+        outlier_sigma_max=args.outlier_sigma[1],
     )
     return config.validate()
 
 
 def run(args):
-    """Simulate the exposure and print the files written; returns 0."""
+    """Simulate the exposure and print the files written; returns 0.
+
+    On a terminal a progress bar follows the integrations; otherwise progress is
+    logged every ~10 % of the integrations (for more than a few thousand).
+    """
     config = config_from_args(args)
-    paths = simulate_exposure(config, args.output_dir, overwrite=args.overwrite)
+    paths = simulate_with_progress(config, args.output_dir, overwrite=args.overwrite)
     for path in paths:
         sys.stdout.write(f"{path}\n")
     return 0
+
+
+def simulate_with_progress(config, output_dir, overwrite=False):
+    """`simulate_exposure` with a progress bar on stderr if it is a terminal.
+
+    Without a terminal (a pipe, a log file, a batch job) the simulator logs its
+    plain progress lines instead.
+    """
+    bar = progress_bar(config.nints, "simulating", unit="int")
+    if bar is None:
+        return simulate_exposure(config, output_dir, overwrite=overwrite)
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with bar, logging_redirect_tqdm():
+        return simulate_exposure(config, output_dir, overwrite=overwrite, progress=bar.update)

@@ -293,9 +293,14 @@ def detrend(
         best = None
         warm, impact_list = None, impacts
         shapes = ["physical"]
-        if kind in ("transit", "eclipse") and transit_shape != "physical":
-            shapes = {"bic": ["physical", "free_ingress"], "free_ingress": ["free_ingress"],
-                      "fixed": ["fixed"]}[transit_shape]
+        # a free ingress only where the transit shape is fitted (not for a given orbit);
+        # 'fixed' keeps the given rp_shape (another fit's ingress)
+        shape_fitted = bool({"a", "inc", "duration", "b"} & set(free_params or []))
+        if kind in ("transit", "eclipse") and transit_shape == "fixed":
+            shapes = ["fixed"]
+        elif kind in ("transit", "eclipse") and transit_shape != "physical" and shape_fitted:
+            shapes = (["physical", "free_ingress"] if transit_shape == "bic"
+                      else ["free_ingress"])
         # the richest structure first: its multi-start result warm-starts the others
         for ramp_level in reversed(ramps):
             for order in reversed(list(orders)):

@@ -3,6 +3,7 @@
 from jwst_tso_ext.simulate.config import SimulationConfig
 from jwst_tso_ext.simulate.simulator import (
     TRUTH_COLUMNS,
+    make_outliers,
     make_truth,
     noiseless_rates,
     output_paths,
@@ -12,6 +13,7 @@ from jwst_tso_ext.simulate.simulator import (
 __all__ = [
     "SimulationConfig",
     "TRUTH_COLUMNS",
+    "make_outliers",
     "make_truth",
     "noiseless_rates",
     "output_paths",

@@ -85,6 +85,14 @@ class SimulationConfig:
         Mean number of cosmic-ray hits on the subarray per integration.
     cosmic_ray_min_dn, cosmic_ray_max_dn : float
         Range of cosmic-ray amplitudes (DN, log-uniform).
+    outlier_integrations, outlier_telegraph_pixels, outlier_last_group_hits : int
+        Outliers that ``jump`` cannot see, on the bright trace (see
+        `jwst_tso_ext.simulate.outliers`): pixels raised for one whole integration,
+        telegraph pixels (each raised in several short runs of integrations), and hits
+        in the last group that ramp fitting uses. Truth in ``<root>_truth_outliers.ecsv``.
+    outlier_sigma_min, outlier_sigma_max : float
+        Range of their amplitudes in units of the pixel's nominal slope noise
+        (log-uniform).
     """
 
     nints: int = 300
@@ -125,6 +133,11 @@ class SimulationConfig:
     cosmic_ray_rate: float = 3.0
     cosmic_ray_min_dn: float = 200.0
     cosmic_ray_max_dn: float = 3000.0
+    outlier_integrations: int = 0
+    outlier_telegraph_pixels: int = 0
+    outlier_last_group_hits: int = 0
+    outlier_sigma_min: float = 10.0
+    outlier_sigma_max: float = 50.0
 
     @property
     def frame_time(self):
@@ -140,6 +153,13 @@ class SimulationConfig:
     def exposure_duration(self):
         """True duration of the exposure, s."""
         return self.nints * self.integration_duration
+
+    @property
+    def has_outliers(self):
+        """Whether any outlier is injected."""
+        return (
+            self.outlier_integrations + self.outlier_telegraph_pixels + self.outlier_last_group_hits
+        ) > 0
 
     @property
     def nsegments(self):
@@ -166,10 +186,15 @@ class SimulationConfig:
 
     def validate(self):
         """Raise ValueError with a clear message for any invalid parameter."""
-        for name in ("nints", "ngroups", "seed"):
+        for name in (
+            "nints", "ngroups", "seed", "outlier_integrations", "outlier_telegraph_pixels",
+            "outlier_last_group_hits",
+        ):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
+            if name.startswith("outlier_") and value < 0:
+                raise ValueError(f"{name} must be non-negative, got {value}")
         if self.nints < 1:
             raise ValueError(f"nints must be at least 1, got {self.nints}")
         if self.ngroups < 2:
@@ -227,6 +252,8 @@ class SimulationConfig:
             raise ValueError(
                 "cosmic-ray amplitudes need 0 < cosmic_ray_min_dn <= cosmic_ray_max_dn"
             )
+        if not 0 < self.outlier_sigma_min <= self.outlier_sigma_max:
+            raise ValueError("outlier amplitudes need 0 < outlier_sigma_min <= outlier_sigma_max")
         for name in ("x_offset", "y_offset"):
             if abs(getattr(self, name)) > 10.0:
                 raise ValueError(f"{name} beyond 10 px would move the trace off the subarray")

@@ -17,7 +17,8 @@ import numpy as np
 from astropy.table import Table
 
 from jwst_tso_ext.miri_lrs import detector, geometry
-from jwst_tso_ext.simulate import chromatic, effects, ramps, scene, uncal
+from jwst_tso_ext.progress import IntegrationProgress
+from jwst_tso_ext.simulate import chromatic, effects, outliers, ramps, scene, uncal
 from jwst_tso_ext.simulate.config import SimulationConfig
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "SimulationConfig",
     "TRUTH_COLUMNS",
+    "make_outliers",
     "make_truth",
     "noiseless_rates",
     "output_paths",
@@ -58,7 +60,7 @@ TRUTH_COLUMNS = {
     "n_cosmic_rays": "number of cosmic-ray hits in the integration",
 }
 
-_NOISE_STREAM, _POINTING_STREAM, _COSMIC_STREAM = 1, 2, 3
+_NOISE_STREAM, _POINTING_STREAM, _COSMIC_STREAM, _OUTLIER_STREAM = 1, 2, 3, 4
 
 
 def _rng(seed, stream):
@@ -85,8 +87,9 @@ def output_paths(config, output_dir):
     Returns
     -------
     uncal_paths, truth_paths : list of pathlib.Path
-        With a wavelength-dependent depth the truth paths end with
-        ``<root>_truth_depth.ecsv`` and ``<root>_truth_depth_rows.ecsv``.
+        With a wavelength-dependent depth the truth paths go on with
+        ``<root>_truth_depth.ecsv`` and ``<root>_truth_depth_rows.ecsv``; they end
+        with ``<root>_truth_outliers.ecsv`` when outliers are injected.
     """
     output_dir = Path(output_dir)
     if config.segment_size is None:
@@ -106,6 +109,8 @@ def output_paths(config, output_dir):
             output_dir / f"{config.root}_truth_depth.ecsv",
             output_dir / f"{config.root}_truth_depth_rows.ecsv",
         ]
+    if config.has_outliers:
+        truth_paths.append(output_dir / f"{config.root}_truth_outliers.ecsv")
     return uncal_paths, truth_paths
 
 
@@ -242,6 +247,47 @@ def make_truth(config):
     return truth, spectrum_table, Table(cosmic)
 
 
+def make_outliers(config):
+    """The injected outliers (`jwst_tso_ext.simulate.outliers`), one row per outlier.
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        Simulation parameters (validated here).
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns of `outliers.OUTLIER_DTYPE`; empty when none are configured.
+    """
+    config.validate()
+    if not config.has_outliers:
+        return Table(np.zeros(0, outliers.OUTLIER_DTYPE))
+    nominal = _detected_rate(make_truth(config)[0], 0, 1, _spectrum(config), config.background)[0]
+    star = scene.star_rate(np.zeros(1), np.zeros(1), spectrum=_spectrum(config))[0]
+    table = outliers.draw_outliers(
+        _rng(config.seed, _OUTLIER_STREAM),
+        config.nints,
+        config.ngroups,
+        config.frame_time,
+        nominal,
+        trace=star >= 0.05 * star.max(),
+        n_integration=config.outlier_integrations,
+        n_telegraph=config.outlier_telegraph_pixels,
+        n_last_group=config.outlier_last_group_hits,
+        sigma_range=(config.outlier_sigma_min, config.outlier_sigma_max),
+    )
+    result = Table(table)
+    result["amplitude"].description = "DN/s (integration, telegraph) or DN (last_group)"
+    result["sigma"].description = "amplitude in units of the nominal slope noise"
+    result.meta["description"] = (
+        "outliers jump cannot see: kind integration = pixel raised for one whole "
+        "integration, telegraph = raised state of a toggling pixel, last_group = hit in "
+        "the last group ramp fitting uses (0-based group index)"
+    )
+    return result
+
+
 def _white_transit(transit_chromatic, x_shift, y_shift, spectrum, star_flux, block):
     """Relative total star count rate of a transit whose depth varies with wavelength."""
     white = np.empty(x_shift.size)
@@ -308,26 +354,42 @@ def noiseless_rates(config, start=0, stop=None):
     return rate, truth
 
 
-def _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic=None):
-    """Raw ramps of integrations [start, stop), built in bounded chunks."""
+def _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic=None,
+                   progress=None, injected=None):
+    """Raw ramps of integrations [start, stop), built in bounded chunks.
+
+    ``progress``, if given, is called with the number of integrations of each chunk;
+    ``injected`` holds outliers (`jwst_tso_ext.simulate.outliers`) to add.
+    """
+    if injected is None:
+        injected = np.zeros(0, outliers.OUTLIER_DTYPE)
+    hits = outliers.hit_events(injected, ramps.COSMIC_RAY_DTYPE)
     data = np.empty((stop - start, config.ngroups, geometry.N_ROWS, geometry.N_COLUMNS), np.float32)
     chunk = max(1, _CHUNK_READS // config.ngroups)
     for first in range(start, stop, chunk):
         last = min(first + chunk, stop)
         rate = _detected_rate(truth, first, last, spectrum, config.background, transit_chromatic)
+        if injected.size:
+            rate = rate + outliers.rate_offsets(injected, first + 1, last - first, rate.shape[1:])
         if config.noiseless:
-            rngs, events = None, None
+            rngs, events = None, cosmic[:0]
         else:
             rngs = [ramps.integration_noise_rng(config.seed, i) for i in range(first, last)]
             in_chunk = (cosmic["int_num"] > first) & (cosmic["int_num"] <= last)
             events = cosmic[in_chunk]
+        hits_in_chunk = hits[(hits["int_num"] > first) & (hits["int_num"] <= last)]
+        events = np.concatenate([events, hits_in_chunk]) if hits_in_chunk.size else events
+        if config.noiseless and not events.size:
+            events = None
         data[first - start : last - start] = ramps.read_ramps(
             rate, config.ngroups, config.frame_time, rngs, events, first_int_num=first + 1
         )
+        if progress is not None:
+            progress(last - first)
     return data
 
 
-def simulate_exposure(config, output_dir, overwrite=False):
+def simulate_exposure(config, output_dir, overwrite=False, progress=None):
     """Simulate an exposure and write MIRISim-like uncal files and truth tables.
 
     Parameters
@@ -339,6 +401,11 @@ def simulate_exposure(config, output_dir, overwrite=False):
     overwrite : bool
         Replace existing files; otherwise an existing target raises FileExistsError
         before anything is written.
+    progress : callable, optional
+        Called with the number of integrations just simulated, after each chunk (e.g.
+        a progress bar's ``update``). By default an INFO line is logged every ~10 %
+        of the integrations when there are more than a few thousand
+        (`jwst_tso_ext.progress.IntegrationProgress`).
 
     Returns
     -------
@@ -346,7 +413,8 @@ def simulate_exposure(config, output_dir, overwrite=False):
         Uncal files (in segment order), then ``<root>_truth.ecsv``,
         ``<root>_truth_spectrum.ecsv`` and ``<root>_truth_cosmic_rays.ecsv`` (and, with
         a wavelength-dependent depth, ``<root>_truth_depth.ecsv`` and
-        ``<root>_truth_depth_rows.ecsv``).
+        ``<root>_truth_depth_rows.ecsv``; with injected outliers,
+        ``<root>_truth_outliers.ecsv``).
     """
     config.validate()
     output_dir = Path(output_dir)
@@ -364,6 +432,10 @@ def simulate_exposure(config, output_dir, overwrite=False):
     spectrum = _spectrum(config)
     transit_chromatic = chromatic.chromatic_transit(config, np.asarray(truth["time_mid_s"]))
     ranges = _segment_ranges(config)
+    injected_table = make_outliers(config)
+    injected = injected_table.as_array() if len(injected_table) else None
+    if progress is None:
+        progress = IntegrationProgress(log, "simulated", config.nints).advance
     for number, ((start, stop), path) in enumerate(zip(ranges, uncal_paths, strict=True), start=1):
         log.info(
             "simulating integrations %d-%d of %d (%d groups) -> %s",
@@ -373,7 +445,8 @@ def simulate_exposure(config, output_dir, overwrite=False):
             config.ngroups,
             path.name,
         )
-        data = _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic)
+        data = _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic,
+                              progress, injected)
         segment = None if config.segment_size is None else (number, len(ranges), start + 1, stop)
         model = uncal.build_uncal_model(data, config.nints, config.start_mjd, segment=segment)
         model.save(path, overwrite=overwrite)
@@ -390,5 +463,7 @@ def simulate_exposure(config, output_dir, overwrite=False):
         chromatic.row_depths(config, spectrum, transit_chromatic).write(
             truth_paths[4], format="ascii.ecsv", overwrite=True
         )
+    if config.has_outliers:
+        injected_table.write(truth_paths[-1], format="ascii.ecsv", overwrite=True)
     log.info("wrote truth tables %s", ", ".join(path.name for path in truth_paths))
     return uncal_paths + truth_paths

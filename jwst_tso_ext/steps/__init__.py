@@ -4,6 +4,7 @@ from jwst_tso_ext.detrended_white_light import DetrendedWhiteLightStep
 from jwst_tso_ext.mirisim_refpix_guard import MirisimRefpixGuardStep
 from jwst_tso_ext.spectral_light_curves import SpectralLightCurvesStep
 from jwst_tso_ext.tso_extract import TsoExtract1dStep
+from jwst_tso_ext.tso_outlier_detection import TsoOutlierDetectionStep
 from jwst_tso_ext.tsovisit_fix import TsoVisitFixStep
 from jwst_tso_ext.wavelength_drift import WavelengthDriftStep
 
@@ -12,6 +13,7 @@ __all__ = [
     "MirisimRefpixGuardStep",
     "SpectralLightCurvesStep",
     "TsoExtract1dStep",
+    "TsoOutlierDetectionStep",
     "TsoVisitFixStep",
     "WavelengthDriftStep",
 ]

@@ -33,6 +33,7 @@ import logging
 import numpy as np
 
 from jwst_tso_ext.parallel import map_in_threads
+from jwst_tso_ext.progress import IntegrationProgress
 
 log = logging.getLogger(__name__)
 
@@ -447,9 +448,11 @@ def box_extract(
             d, vr, vp, vf, w_int, b_int, bkg_fit, bkg_order, smoothing_length, cross_coord
         )
 
+    progress = IntegrationProgress(log, "tso_extract_1d: integrations extracted", nints)
     for block, result in map_in_threads(extract, blocks, n_threads):
         for name in names:
             out[name][block] = result[name]
+        progress.advance(block.stop - block.start)
     return out
 
 

@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from jwst_tso_ext.progress import IntegrationProgress
 from jwst_tso_ext.tso_extract import box_extraction
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def optimal_extract(
     )  # fmt: skip
     out = {name: np.empty((nints, ndisp)) for name in names}
     prof_sq_sum = np.sum(prof**2, axis=-1)
+    progress = IntegrationProgress(log, "tso_extract_1d: integrations extracted", nints)
     for block, d, vp, vr, vf in blocks:
         image, _, _ = background(d, vp, vr, vf, w_int)
         wts, flux, denom, good = _optimal_block(image, vr, vp, vf, prof, clip_sigma, max_iter)
@@ -190,4 +192,5 @@ def optimal_extract(
             out[f"bkg_var_{key}"][block] = bkg_var[i]
         out["background"][block] = bkg
         out["npixels"][block] = npixels
+        progress.advance(block.stop - block.start)
     return out

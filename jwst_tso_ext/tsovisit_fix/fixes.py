@@ -8,6 +8,8 @@ which makes the step idempotent.
 
 import logging
 
+import numpy as np
+
 from jwst_tso_ext.miri_lrs import geometry
 from jwst_tso_ext.mirisim_refpix_guard.provenance import mirisim_evidence
 from jwst_tso_ext.tsovisit_fix import int_times
@@ -21,6 +23,7 @@ __all__ = [
     "fix_tsovisit",
     "fix_wcsaxes",
     "fix_int_times",
+    "fix_integration_range",
     "fix_model",
 ]
 
@@ -337,6 +340,71 @@ def fix_int_times(model, rebuild=False):
     ]
 
 
+def fix_integration_range(model):
+    """Fill the exposure keywords that say which integrations a file holds.
+
+    The official TSO steps read ``NINTS``, ``INTSTART`` and ``INTEND`` (and
+    ``EXSEGNUM`` / ``EXSEGTOT`` for the segment column of the spectra); MIRISim and
+    products of older jwst versions may lack them, and ``extract_1d`` then warns and
+    guesses. Missing values are filled from what the file shows, and what was assumed
+    is part of the change recorded:
+
+    * ``INTSTART``: the first integration number of a complete ``INT_TIMES`` table for
+      exactly these integrations, else 1 (the file starts the exposure).
+    * ``INTEND``: ``INTSTART`` + integrations in the data - 1.
+    * ``NINTS``: ``INTEND`` when missing (the file ends the exposure).
+    * ``EXSEGNUM`` / ``EXSEGTOT``: 1 / 1 when the integration range was missing too
+      and the file holds the whole exposure.
+
+    Parameters
+    ----------
+    model : `~stdatamodels.jwst.datamodels.JwstDataModel`
+        Modified in place. Only 3-D / 4-D time series are touched.
+
+    Returns
+    -------
+    list of str
+        Changes made.
+    """
+    held = _data_nints(model)
+    if held is None or not _is_time_series(model):
+        return []
+    exposure = model.meta.exposure
+    changes = []
+    start, end = exposure.integration_start, exposure.integration_end
+    if start is None:
+        start, reason = 1, "the file starts the exposure"
+        if end is not None:
+            start, reason = int(end) - held + 1, "INTEND - integrations in the data + 1"
+        else:
+            numbers = _int_times_numbers(model)
+            if numbers is not None and numbers.size == held:
+                start, reason = int(numbers[0]), "first integration of INT_TIMES"
+        _set(exposure, "integration_start", start, f"INTSTART (assumed: {reason})", changes)
+    if end is None:
+        end = int(start) + held - 1
+        _set(exposure, "integration_end", end, "INTEND (INTSTART + integrations - 1)", changes)
+    if exposure.nints is None:
+        _set(exposure, "nints", int(end), "NINTS (assumed: the file ends the exposure)", changes)
+    if changes and int(start) == 1 and int(end) == exposure.nints:
+        if exposure.segment_number is None:
+            _set(exposure, "segment_number", 1, "EXSEGNUM (whole exposure in one file)", changes)
+        if exposure.segment_total is None:
+            _set(exposure, "segment_total", 1, "EXSEGTOT (whole exposure in one file)", changes)
+    return changes
+
+
+def _int_times_numbers(model):
+    """Integration numbers of the INT_TIMES table, None when there is none."""
+    try:
+        table = model.int_times
+    except AttributeError:
+        return None
+    if table is None or len(table) == 0:
+        return None
+    return np.asarray(table["integration_number"], dtype=int)
+
+
 def fix_model(model, tsovisit="auto", fastr1_timing="auto", wcsaxes="auto", data_origin="auto"):
     """Apply every repair to ``model`` in place.
 
@@ -358,5 +426,6 @@ def fix_model(model, tsovisit="auto", fastr1_timing="auto", wcsaxes="auto", data
     changes = list(timing)
     changes += fix_tsovisit(model, tsovisit, mirisim)
     changes += fix_wcsaxes(model, wcsaxes, mirisim)
+    changes += fix_integration_range(model)
     changes += fix_int_times(model, rebuild=bool(timing))
     return changes

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.ndimage import spline_filter1d, uniform_filter1d
 
 from jwst_tso_ext.parallel import map_in_threads
+from jwst_tso_ext.progress import IntegrationProgress
 
 log = logging.getLogger(__name__)
 
@@ -362,9 +363,11 @@ def shift_cube_in_place(
             target[chunk] = v
         if dq is not None:
             dq[chunk] = chunk_dq
+        return start
 
-    for _ in map_in_threads(shift_chunk, range(0, nints, chunk_size), n_threads):
-        pass
+    progress = IntegrationProgress(log, "wavelength_drift: integrations resampled", nints)
+    for start in map_in_threads(shift_chunk, range(0, nints, chunk_size), n_threads):
+        progress.advance(min(chunk_size, nints - start))
     if unknown.any():
         for array in (data, *errors, *variances):
             array[unknown, :, science] = np.nan

@@ -62,6 +62,7 @@ from scipy.ndimage import uniform_filter1d
 from scipy.special import erf
 
 from jwst_tso_ext.parallel import map_in_threads
+from jwst_tso_ext.progress import IntegrationProgress
 
 log = logging.getLogger(__name__)
 
@@ -762,5 +763,9 @@ def measure_shifts(
             n_iterations,
         )
 
-    parts = list(map_in_threads(fit, range(0, nints, chunk_size), n_threads))
+    progress = IntegrationProgress(log, "wavelength_drift: shifts measured", nints)
+    parts = []
+    for part in map_in_threads(fit, range(0, nints, chunk_size), n_threads):
+        parts.append(part)
+        progress.advance(len(part["x_shift"]))
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}

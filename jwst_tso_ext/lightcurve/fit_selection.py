@@ -35,6 +35,7 @@ from jwst_tso_ext.lightcurve.model import (
     fit_light_curve,
     in_windows,
 )
+from jwst_tso_ext.lightcurve.orbit import default_period, shape_from_orbit
 from jwst_tso_ext.lightcurve.transit_search import search_transit
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,16 @@ def _astro_start(time, flux, error, fit_mask, astrophysical, astro_params, free_
     shape_given = user_orbit or given.get("duration") is not None
     search = None
     if given.get("t0") is None or not shape_given:
+        durations = {}
+        if shape_given:
+            # a known orbit: only boxes between its flat bottom and its full duration
+            durations = _box_durations(time, given)
         search = search_transit(time, flux, error, fit_mask, t0=given.get("t0"),
-                                min_snr=search_min_snr)
-        if given.get("t0") is None and not search["found"]:
+                                min_snr=search_min_snr, **durations)
+        if search["t0"] is None or (not shape_given and given.get("t0") is None
+                                    and not search["found"]):
+            # (with a known orbit the planet transits: its best box is taken, however
+            # weak)
             return None, None, search, "search"
         values.setdefault("t0", search["t0"])
         if not shape_given and search["duration"] is not None:
@@ -83,6 +91,22 @@ def _astro_start(time, flux, error, fit_mask, astrophysical, astro_params, free_
     else:
         impacts = list(impact_starts)
     return values, impacts, search, origin
+
+
+def _box_durations(time, given):
+    """Search box lengths for a given orbit: from about its T23 to its T14."""
+    finite = time[np.isfinite(time)]
+    span = float(finite.max() - finite.min()) if finite.size else 0.0
+    period = given.get("period") or default_period(span)
+    rp = given.get("rp", 0.1)
+    if given.get("duration") is not None:
+        t14 = float(given["duration"])
+    else:
+        t14, _ = shape_from_orbit(given["a"], given["inc"], rp, period,
+                                  given.get("ecc", 0.0), given.get("w", 90.0))
+    if not t14 > 0:
+        return {}
+    return {"min_duration": 0.5 * t14, "max_duration": t14, "n_durations": 10}
 
 
 def _build(time, fit_mask, ramp, poly_order, ramp_tau, regressors, astrophysical, values,
@@ -293,48 +317,63 @@ def detrend(
         best = None
         warm, impact_list = None, impacts
         shapes = ["physical"]
-        # a free ingress only where the transit shape is fitted (not for a given orbit);
-        # 'fixed' keeps the given rp_shape (another fit's ingress)
+        # a free ingress only where the transit shape is fitted (not for a given orbit)
         shape_fitted = bool({"a", "inc", "duration", "b"} & set(free_params or []))
         if kind in ("transit", "eclipse") and transit_shape == "fixed":
-            shapes = ["fixed"]
+            shapes = ["fixed"]  # another fit's ingress (rp_shape), held
         elif kind in ("transit", "eclipse") and transit_shape != "physical" and shape_fitted:
             shapes = (["physical", "free_ingress"] if transit_shape == "bic"
                       else ["free_ingress"])
+        done = {}  # (ramp index, order, shape) -> (label, model, fit)
+
+        def free_for(shape):
+            return list(free_params or []) + (["rp_shape"] if shape == "free_ingress" else [])
+
         # the richest structure first: its multi-start result warm-starts the others
         for ramp_level in reversed(ramps):
             for order in reversed(list(orders)):
                 fitted = []
                 for shape in shapes:
-                    free = list(free_params or [])
-                    if shape == "free_ingress":
-                        free.append("rp_shape")
                     label = _label(ramp_level, order, base_regressors)
-                    if len(shapes) > 1 or shape == "free_ingress":
+                    if len(shapes) > 1 or shape != "physical":
                         label += f", shape={shape}"
-                    model, fit, reason = fit_structure(kind, ramp_level, order,
-                                                       base_regressors, warm, impact_list, free,
-                                                       shape)
+                    model, fit, reason = fit_structure(kind, ramp_level, order, base_regressors,
+                                                       warm, impact_list, free_for(shape), shape)
                     if fit is None:
                         candidates[f"{kind}: {label}"] = reason
                         continue
-                    value = bic_of(fit)
-                    candidates[f"{kind}: {label}"] = value
-                    fitted.append((value, shape, model, fit))
+                    done[(_RAMP_LEVELS.index(ramp_level), order, shape)] = (label, model, fit)
+                    fitted.append((bic_of(fit), shape))
                     if warm is None:
                         warm = _values_by_name(model, fit)
                         if impact_list != [None] and "b" in model.names:
                             selection["impact_start"] = fit["start"].get("b")
                         impact_list = [None]
-                if not fitted:
-                    continue
-                value, shape, model, fit = min(fitted, key=lambda item: item[0])
-                if len(shapes) > 1:
+                if fitted and len(shapes) > 1:
+                    shape = min(fitted)[1]
                     log.info(f"Transit shape by BIC: {shape}")
                     shapes = [shape]
                     selection["transit_shape"] = shape
-                if best is None or value < best[2]:
-                    best = (model, fit, value, ramp_level, order, shape)
+        # a model can only fit as well as any model nested in it: where a simpler model
+        # reached a lower chi-square, refit the richer one from its solution
+        for key in sorted(done, key=lambda k: (k[0] + k[1], k)):
+            label, model, fit = done[key]
+            for other, (_, sub_model, sub_fit) in done.items():
+                nested = (other != key and other[0] <= key[0] and other[1] <= key[1]
+                          and (other[2] == key[2] or other[2] == "physical"))
+                if not nested or sub_fit["chi2"] >= fit["chi2"] - 1e-6:
+                    continue
+                start = _values_by_name(sub_model, sub_fit)
+                start.update({name: 0.0 for name in model.names
+                              if name.startswith("ramp_amp") and name not in start})
+                refit = fit_light_curve(model, flux, error, fit_mask,
+                                        scale_by_chi2=scale_by_chi2, starts=[start])
+                if refit["chi2"] < fit["chi2"]:
+                    fit = refit
+            done[key] = (label, model, fit)
+            candidates[f"{kind}: {label}"] = bic_of(fit)
+            if best is None or bic_of(fit) < best[2]:
+                best = (model, fit, bic_of(fit), _RAMP_LEVELS[key[0]], key[1])
         return best
 
     best = fit_kind(astrophysical)
@@ -361,15 +400,17 @@ def detrend(
     if best is None:
         model = _build(time, fit_mask, "none", 0, ramp_tau, {}, "none", values, free_params)
         fit = fit_light_curve(model, flux, error, fit_mask, scale_by_chi2=scale_by_chi2)
-        best = (model, fit, bic_of(fit), "none", 0, "physical")
+        best = (model, fit, bic_of(fit), "none", 0)
         candidates["none: " + _label("none", 0, [])] = best[2]
-    model, fit, best_bic, ramp_level, order, chosen_shape = best
+    model, fit, best_bic, ramp_level, order = best
     kind = model.astrophysical
     _log_unsupported(candidates, kind, ramps, orders, dropped)
 
     # forward selection of the regressors
     kept = list(base_regressors)
     remaining = [name for name in candidates_all if name not in kept]
+    chosen_shape = ("free_ingress" if "rp_shape" in model.free_astro
+                    else "fixed" if transit_shape == "fixed" else "physical")
     while regressor_selection == "bic" and remaining:
         trials = {}
         warm = _values_by_name(model, fit)

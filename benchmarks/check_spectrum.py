@@ -271,7 +271,8 @@ def main():
         f"# Transmission spectrum vs injected truth ({stamp})",
         "",
         f"`python benchmarks/check_spectrum.py --workdir <dir> --seed {args.seed}`: "
-        f"`jwst-tso-ext simulate {' '.join(SIMULATION)} --seed {args.seed}` [`--y-offset 1`], then `strun lrs_tso <asn>` (defaults: "
+        f"`jwst-tso-ext simulate {' '.join(SIMULATION)} --seed {args.seed}` "
+        "[`--y-offset 1`], then `strun lrs_tso <asn>` (defaults: "
         "0.25 um bins 5-12 um, white-light limb darkening, no common mode); see the "
         "script's docstring for the truth per bin, the error expectation and the band tests.",
         "",

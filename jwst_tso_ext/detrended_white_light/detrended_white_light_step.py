@@ -207,7 +207,8 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
         drift, self._drift_path_used = find_drift_table(input_data, model, self.drift_table,
                                                         self.input_dir)
         if drift is None:
-            log.info("No drift table given, attached or found beside the input; no regressors used.")
+            log.info("No drift table given, attached or found beside the input; "
+                     "no regressors used.")
             return {}
         log.info(f"Using drift table {self._drift_path_used} for regressors {names}")
         return regressors_from_drift_table(drift, int_num, names)

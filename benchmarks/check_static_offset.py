@@ -64,32 +64,9 @@ def other_response(wavelength):
 
 def other_photom():
     """LRS photom reference of that instrument, tabulated every 0.01 um."""
-    model = references.photom()
-    wave = np.arange(3.5, 14.5 + 1e-9, 0.01)
-    table = np.zeros(
-        1,
-        dtype=[
-            ("filter", "S12"),
-            ("subarray", "S17"),
-            ("photmjsr", "<f4"),
-            ("uncertainty", "<f4"),
-            ("nelem", "<i2"),
-            ("wavelength", "<f4", (wave.size,)),
-            ("relresponse", "<f4", (wave.size,)),
-            ("reluncertainty", "<f4", (wave.size,)),
-        ],
-    )
-    for name in ("filter", "subarray", "photmjsr", "uncertainty"):
-        table[name] = model.phot_table[name]
-    table["nelem"] = wave.size
-    table["wavelength"][0] = wave
-    table["relresponse"][0] = 1.0 / other_response(wave)
-    new = datamodels.MirLrsPhotomModel(phot_table=table)
-    new.update(model, only="PRIMARY")
-    new.meta.photometry.pixelarea_steradians = geometry.PIXEL_AREA_SR
-    new.meta.photometry.pixelarea_arcsecsq = geometry.PIXEL_SCALE_ARCSEC**2
-    new.meta.filename = "other_photom.fits"
-    return new
+    model = references.photom(other_response, np.arange(3.5, 14.5 + 1e-9, 0.01))
+    model.meta.filename = "other_photom.fits"
+    return model
 
 
 def make_cube(x_shift, y_shift, ngroups, spectrum, wcs_references, seed):

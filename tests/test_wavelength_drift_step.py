@@ -212,27 +212,8 @@ def _other_response(wavelength):
 
 
 def _other_photom():
-    """Photom reference of that instrument (fine wavelength grid), built from scratch."""
-    wave = np.arange(3.5, 14.5 + 1e-9, 0.01)
-    table = np.zeros(
-        1,
-        dtype=[
-            ("filter", "S12"),
-            ("subarray", "S17"),
-            ("photmjsr", "<f4"),
-            ("uncertainty", "<f4"),
-            ("nelem", "<i2"),
-            ("wavelength", "<f4", (wave.size,)),
-            ("relresponse", "<f4", (wave.size,)),
-            ("reluncertainty", "<f4", (wave.size,)),
-        ],
-    )
-    table["filter"], table["subarray"] = "P750L", "SLITLESSPRISM"
-    table["photmjsr"] = detector.PHOTMJSR
-    table["nelem"] = wave.size
-    table["wavelength"][0] = wave
-    table["relresponse"][0] = 1.0 / _other_response(wave)
-    model = datamodels.MirLrsPhotomModel(phot_table=table)
+    """Photom reference of that instrument (fine wavelength grid)."""
+    model = references.photom(_other_response, np.arange(3.5, 14.5 + 1e-9, 0.01))
     model.meta.filename = "other_photom.fits"
     return model
 

@@ -304,15 +304,28 @@ def flat():
     return _set_common_meta(model, "flat", "Synthetic flat: detector.flat_field()")
 
 
-def photom():
+def photom(relative_response=None, wavelengths=None):
     """LRS photom: ``photmjsr = PHOTMJSR``, ``relresponse = 1 / relative_response``.
 
     jwst multiplies DN/s by ``photmjsr * relresponse(lambda)`` to get MJy/sr and
     extract_1d multiplies by the pixel area to get Jy, so a spectrum of ``F`` Jy that
     the simulator turned into ``F * count_rate_per_jy(lambda)`` DN/s per row comes back
     as ``F``.
+
+    Parameters
+    ----------
+    relative_response : callable, optional
+        Relative response of wavelength (micron); default the package's
+        ``detector.relative_response`` (tests and checks pass another instrument's).
+    wavelengths : ndarray, optional
+        Tabulation grid (micron); default 3.5-14.5 micron every 0.1 micron.
     """
-    nelem = _PHOTOM_WAVELENGTHS.size
+    if relative_response is None:
+        relative_response = detector.relative_response
+    if wavelengths is None:
+        wavelengths = _PHOTOM_WAVELENGTHS
+    wavelengths = np.asarray(wavelengths, dtype=float)
+    nelem = wavelengths.size
     table = np.zeros(
         1,
         dtype=[
@@ -331,8 +344,8 @@ def photom():
     table["photmjsr"] = detector.PHOTMJSR
     table["uncertainty"] = 0.0
     table["nelem"] = nelem
-    table["wavelength"][0] = _PHOTOM_WAVELENGTHS
-    table["relresponse"][0] = 1.0 / detector.relative_response(_PHOTOM_WAVELENGTHS)
+    table["wavelength"][0] = wavelengths
+    table["relresponse"][0] = 1.0 / relative_response(wavelengths)
     table["reluncertainty"][0] = 0.0
     model = datamodels.MirLrsPhotomModel(phot_table=table)
     model = _set_common_meta(model, "photom", "Synthetic photom: shared flux model")

@@ -158,6 +158,29 @@ def _starts(model, best_values, impacts):
     return starts
 
 
+def _free_ingress_values(values, free):
+    """Fixed values of the free-ingress shape: a central chord over a uniform disk.
+
+    ``rp_shape`` and ``b`` both set the ingress: fitted together they are degenerate
+    (the errors of ``b`` and of the depth blow up), so ``b`` is held at 0. The shape
+    is the alternative to a limb-darkened planet: a flat bottom (``u1 = u2 = 0``,
+    unless the limb darkening is fitted) with an ingress of its own.
+    """
+    fixed = dict(values, b=0.0)
+    if not {"u1", "u2", "q1", "q2"} & set(free):
+        fixed.update(u1=0.0, u2=0.0)
+    return fixed
+
+
+def _preferred_shape(bic_by_shape, min_delta_bic):
+    """'free_ingress' if its BIC is lower than the physical shape's by ``min_delta_bic``."""
+    physical = bic_by_shape.get("physical")
+    free = bic_by_shape.get("free_ingress")
+    if physical is None or (free is not None and free < physical - min_delta_bic):
+        return "free_ingress" if free is not None else "physical"
+    return "physical"
+
+
 def _values_by_name(model, fit):
     return dict(zip(fit["names"], fit["values"], strict=True))
 
@@ -168,6 +191,7 @@ def detrend(
     regressor_min_delta_bic=10.0,
     astrophysical="transit", astro_params=None, free_params=("t0", "rp", "a", "inc"),
     windows=None, min_out_of_transit=20, search_min_snr=5.0, transit_shape="bic",
+    shape_min_delta_bic=10.0,
     impact_starts=DEFAULT_IMPACT_STARTS, scale_by_chi2=True, mcmc=False, nwalkers=32,
     nsteps=2000, burn_fraction=0.5, seed=None,
 ):
@@ -215,11 +239,16 @@ def detrend(
         Significance a dip needs in the search to be fitted; it is then kept only if
         the event model lowers the BIC against the systematics alone.
     transit_shape : {'bic', 'physical', 'free_ingress'}
-        'physical': the ingress follows from ``rp`` and the orbit; 'free_ingress': the
-        ingress has its own radius ratio ``rp_shape`` (see
-        :mod:`~jwst_tso_ext.lightcurve.model`); 'bic': the lower BIC
-        of the two, chosen on the richest systematics model; 'fixed': the ingress of
-        the given ``rp_shape`` (another fit's, e.g. the white light's), held fixed.
+        'physical': the limb-darkened planet, ingress from ``rp`` and the orbit;
+        'free_ingress': a flat-bottomed dip (uniform disk, ``u1 = u2 = 0`` unless the
+        limb darkening is fitted, central chord ``b = 0``) whose ingress has its own
+        radius ratio ``rp_shape`` (see :mod:`~jwst_tso_ext.lightcurve.model`); 'bic':
+        free_ingress only if it lowers the BIC by more than ``shape_min_delta_bic``,
+        chosen on the richest systematics model; 'fixed': the ingress of the given
+        ``rp_shape`` (another fit's, e.g. the white light's), held fixed.
+    shape_min_delta_bic : float
+        BIC drop the free ingress must bring over the physical transit to be chosen
+        (one more parameter, partly degenerate with the depth: as for regressors, 10).
     impact_starts : sequence of float
         Impact parameters the fit starts from when the orbit is not given.
     scale_by_chi2, mcmc, nwalkers, nsteps, burn_fraction, seed
@@ -291,7 +320,9 @@ def detrend(
     def fit_structure(kind, ramp_level, order, names, warm, impact_list, free, shape):
         chosen = {name: candidates_all[name] for name in names}
         # a physical ingress follows rp; 'fixed' keeps the given rp_shape
-        given = dict(values, rp_shape=None) if shape == "physical" else values
+        given = (dict(values, rp_shape=None) if shape == "physical"
+                 else _free_ingress_values(values, free) if shape == "free_ingress"
+                 else values)
         model = _build(time, fit_mask, ramp_level, order, ramp_tau, chosen, kind, given, free)
         reason = _feasible(model, flux, fit_mask, min_out_of_transit)
         if reason is not None:
@@ -327,7 +358,10 @@ def detrend(
         done = {}  # (ramp index, order, shape) -> (label, model, fit)
 
         def free_for(shape):
-            return list(free_params or []) + (["rp_shape"] if shape == "free_ingress" else [])
+            if shape != "free_ingress":
+                return list(free_params or [])
+            # b is held (see _free_ingress_values)
+            return [p for p in free_params or [] if p not in ("inc", "b")] + ["rp_shape"]
 
         # the richest structure first: its multi-start result warm-starts the others
         for ramp_level in reversed(ramps):
@@ -350,7 +384,8 @@ def detrend(
                             selection["impact_start"] = fit["start"].get("b")
                         impact_list = [None]
                 if fitted and len(shapes) > 1:
-                    shape = min(fitted)[1]
+                    shape = _preferred_shape(dict((k, v) for v, k in fitted),
+                                             shape_min_delta_bic)
                     log.info(f"Transit shape by BIC: {shape}")
                     shapes = [shape]
                     selection["transit_shape"] = shape

@@ -57,7 +57,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
     inc = float(default=None)  # Inclination (degrees)
     duration = float(default=None)  # Total transit duration T14 (days); None: from a and inc, else from the search
     b = float(default=None)  # Impact parameter; None: from a and inc, else the fit starts from several
-    transit_shape = option('bic', 'physical', 'free_ingress', default='bic')  # physical: ingress from rp and the orbit; free_ingress: ingress of a planet of radius ratio rp_shape, depth of rp; bic: the lower BIC
+    transit_shape = option('bic', 'physical', 'free_ingress', default='bic')  # physical: limb-darkened planet, ingress from rp and the orbit; free_ingress: flat-bottomed dip (u1 = u2 = 0, b = 0) with the ingress of radius ratio rp_shape, depth of rp; bic: free_ingress only if it lowers the BIC by more than 10
     rp_shape = float(default=None)  # Radius ratio setting the ingress when transit_shape is free_ingress (start); None: rp
     ecc = float(default=0.0)  # Eccentricity
     w = float(default=90.0)  # Argument of periastron (degrees)

@@ -31,7 +31,9 @@ A physical transit's ingress lasts at least ``rp / (1 + rp)`` of ``T14``. With
 ``rp_shape`` while the depth stays that of ``rp`` (the batman dip of ``rp_shape``
 scaled by ``(rp / rp_shape)**2``); ``rp_shape = rp`` is the physical transit. This
 lets the fit follow a sharper (or slower) ingress than the default limb darkening and
-geometry allow, without biasing the depth.
+geometry allow, without biasing the depth. Model selection
+(:func:`~jwst_tso_ext.lightcurve.fit_selection.detrend`) fits it on a central chord
+over a uniform disk: a flat-bottomed dip.
 
 With ``depth`` free (and ``rp_shape`` fixed) the transit is the batman dip of
 ``rp_shape`` scaled by ``depth / rp_shape**2``: the depth enters linearly and may be

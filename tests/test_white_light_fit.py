@@ -362,3 +362,25 @@ def test_free_limb_darkening_is_fitted_as_kipping_q():
     assert abs(rp - data["rp"]) < 3 * rp_err
     u1, u2 = result["parameters"]["u1"][0], result["parameters"]["u2"][0]
     assert u1 >= 0 and u1 + u2 <= 1  # inside the physical region
+
+
+def test_held_ramp_timescale_fits_only_the_amplitude():
+    """fit_ramp_tau=False: the ramp keeps the given timescale, its amplitude is fitted."""
+    data = make_spectra(seed=5)
+    white, white_err, _ = sum_white_light(data["wave"], data["flux"], data["err"],
+                                          min_wave=5.0, max_wave=12.0)
+    options = dict(FIT_OPTIONS, astro_params=dict(FIT_OPTIONS["astro_params"],
+                                                  t0=data["t0"] + 0.002))
+    options.pop("ramp_tau")
+    held = detrend(data["time"], white, white_err, regressors={"x_shift": data["x_shift"]},
+                   ramp_tau=[RAMP_TAU], ramp_tau_fixed=True, **options)
+    names = held["model"].names
+    assert "ramp_amp1" in names and "ramp_tau1" not in names
+    amplitude, amplitude_err = held["parameters"]["ramp_amp1"]
+    assert abs(amplitude - data["ramp_amp"]) < 3 * amplitude_err
+    rp, rp_err = held["parameters"]["rp"]
+    assert abs(rp - data["rp"]) < 3 * rp_err
+    # a wrong held timescale leaves the ramp in the residuals
+    wrong = detrend(data["time"], white, white_err, regressors={"x_shift": data["x_shift"]},
+                    ramp_tau=[RAMP_TAU / 5], ramp_tau_fixed=True, **options)
+    assert wrong["fit"]["chi2"] > held["fit"]["chi2"] + 25

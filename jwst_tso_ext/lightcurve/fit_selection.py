@@ -110,11 +110,11 @@ def _box_durations(time, given):
 
 
 def _build(time, fit_mask, ramp, poly_order, ramp_tau, regressors, astrophysical, values,
-           free_params):
+           free_params, fit_ramp_tau=True):
     return LightCurveModel(
         time, poly_order=poly_order, ramp=ramp, ramp_tau=ramp_tau, regressors=regressors,
         astrophysical=astrophysical, astro_params=values, free_params=free_params,
-        fit_mask=fit_mask,
+        fit_mask=fit_mask, fit_ramp_tau=fit_ramp_tau,
     )
 
 
@@ -187,7 +187,8 @@ def _values_by_name(model, fit):
 
 def detrend(
     time, flux, error, clip_mask=None, regressors=None, poly_order=1, poly_selection="bic",
-    ramp="single", ramp_selection="bic", ramp_tau=(0.01, 0.05), regressor_selection="bic",
+    ramp="single", ramp_selection="bic", ramp_tau=(0.01, 0.05), ramp_tau_fixed=False,
+    regressor_selection="bic",
     regressor_min_delta_bic=10.0,
     astrophysical="transit", astro_params=None, free_params=("t0", "rp", "a", "inc"),
     windows=None, min_out_of_transit=20, search_min_snr=5.0, transit_shape="bic",
@@ -216,6 +217,8 @@ def detrend(
         Choose the number of ramp terms up to ``ramp`` by BIC, or use ``ramp``.
     ramp_tau : sequence of float
         Initial ramp timescales (days).
+    ramp_tau_fixed : bool
+        Hold the ramp timescales at ``ramp_tau`` and fit only the amplitudes.
     regressor_selection : {'bic', 'all'}
         Forward selection of the regressors by BIC, or use them all.
     regressor_min_delta_bic : float
@@ -323,7 +326,8 @@ def detrend(
         given = (dict(values, rp_shape=None) if shape == "physical"
                  else _free_ingress_values(values, free) if shape == "free_ingress"
                  else values)
-        model = _build(time, fit_mask, ramp_level, order, ramp_tau, chosen, kind, given, free)
+        model = _build(time, fit_mask, ramp_level, order, ramp_tau, chosen, kind, given, free,
+                       fit_ramp_tau=not ramp_tau_fixed)
         reason = _feasible(model, flux, fit_mask, min_out_of_transit)
         if reason is not None:
             return model, None, reason

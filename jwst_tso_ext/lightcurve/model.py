@@ -110,6 +110,9 @@ class LightCurveModel:
         Number of exponential ramp terms.
     ramp_tau : float or sequence of float
         Initial ramp timescale(s) in days.
+    fit_ramp_tau : bool
+        Fit the ramp timescales; False holds them at ``ramp_tau`` (e.g. another fit's:
+        the spectral bins keep the white light's) and fits only the amplitudes.
     regressors : dict of str to ndarray, optional
         Raw regressors; standardized (zero mean, unit std over ``fit_mask``) inside.
     astrophysical : {'transit', 'eclipse', 'out_of_transit'}
@@ -125,6 +128,7 @@ class LightCurveModel:
     def __init__(
         self, time, poly_order=1, ramp="single", ramp_tau=0.01, regressors=None,
         astrophysical="transit", astro_params=None, free_params=("t0", "rp"), fit_mask=None,
+        fit_ramp_tau=True,
     ):
         self.time = np.asarray(time, dtype=float)
         n = self.time.size
@@ -142,6 +146,7 @@ class LightCurveModel:
             extra = taus[-1] * 5.0 ** np.arange(1, self.n_ramp - taus.size + 1)
             taus = np.concatenate([taus, extra])
         self.ramp_tau = taus[: self.n_ramp]
+        self.fit_ramp_tau = bool(fit_ramp_tau)
         # A ramp faster than one integration or slower than a quarter of the observation
         # is degenerate with a single point or with the polynomial: bound the timescales.
         steps = np.diff(np.sort(self.time[np.isfinite(self.time)]))
@@ -216,7 +221,7 @@ class LightCurveModel:
 
         names = ["F0"] + [f"c{k}" for k in range(1, self.poly_order + 1)]
         for k in range(1, self.n_ramp + 1):
-            names += [f"ramp_amp{k}", f"ramp_tau{k}"]
+            names += [f"ramp_amp{k}"] + ([f"ramp_tau{k}"] if self.fit_ramp_tau else [])
         names += [f"d_{r}" for r in self.regressor_names]
         self.n_sys = len(names)
         self.names = names + self.free_astro
@@ -327,9 +332,10 @@ class LightCurveModel:
             i += 1
         ramp = np.ones_like(self.time)
         dt = self.time - self.t_start
-        for _ in range(self.n_ramp):
-            ramp += theta[i] * np.exp(-dt / theta[i + 1])
-            i += 2
+        for k in range(self.n_ramp):
+            tau = theta[i + 1] if self.fit_ramp_tau else self.ramp_tau[k]
+            ramp += theta[i] * np.exp(-dt / tau)
+            i += 2 if self.fit_ramp_tau else 1
         decor = np.ones_like(self.time)
         for k in range(len(self.regressor_names)):
             decor += theta[i] * self.z[k]
@@ -382,9 +388,13 @@ class LightCurveModel:
             amp = amp0 if k == 0 else 0.1 * amp0
             if abs(amp) < 1e-5:
                 amp = 1e-4
-            x0 += [amp, self.ramp_tau[k]]
-            lo += [-1.0, self.tau_min]
-            hi += [1.0, self.tau_max]
+            x0 += [amp]
+            lo += [-1.0]
+            hi += [1.0]
+            if self.fit_ramp_tau:
+                x0 += [self.ramp_tau[k]]
+                lo += [self.tau_min]
+                hi += [self.tau_max]
         nr = len(self.regressor_names)
         x0 += [0.0] * nr
         lo += [-np.inf] * nr

@@ -112,7 +112,7 @@ def white_light_systematics(meta, fit_options):
     term out biases the depth of every bin alike (a 0.4 % ramp cost each bin of a
     simulated exposure -8 % of its depth). ``'white_light'`` therefore fits every
     bin with the terms the white light chose (at most ``ramp`` / ``poly_order``), their
-    coefficients free per bin, the ramp timescales starting from the white light's.
+    coefficients free per bin, the ramp timescales held at the white light's.
 
     Parameters
     ----------
@@ -148,7 +148,10 @@ def white_light_systematics(meta, fit_options):
             options["ramp"], options["ramp_selection"] = _RAMP_LEVELS[terms], "fixed"
             taus = [meta.get(f"ramp_tau{k}") for k in range(1, terms + 1)]
             if terms and all(tau is not None for tau in taus):
+                # a detector timescale, held: free in a faint bin it trades with the
+                # polynomial and the depth (a 0.25-um bin's depth error 1.5x its bound)
                 options["ramp_tau"] = [float(tau) for tau in taus]
+                options["ramp_tau_fixed"] = True
     if options.get("poly_selection") == "white_light":
         if meta.get("poly_order") is None:
             log.info("The white light does not record its polynomial order: each bin "

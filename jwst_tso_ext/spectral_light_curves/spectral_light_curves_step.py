@@ -51,7 +51,7 @@ class SpectralLightCurvesStep(PackageStepMixin, Step):
     poly_order = integer(default=1)  # Highest order of each bin's polynomial in time
     poly_selection = option('white_light', 'bic', 'fixed', default='white_light')  # white_light: the white light's order (at most poly_order), coefficients free per bin; bic: orders 0..poly_order per bin, lowest BIC; fixed: poly_order
     ramp = option('none', 'single', 'double', default='single')  # Most exponential ramp terms per bin
-    ramp_selection = option('white_light', 'bic', 'fixed', default='white_light')  # white_light: the white light's ramp terms (at most ramp), amplitudes free per bin, timescales starting from its; bic: none..ramp per bin, lowest BIC; fixed: ramp
+    ramp_selection = option('white_light', 'bic', 'fixed', default='white_light')  # white_light: the white light's ramp terms (at most ramp), amplitudes free per bin, timescales held at its; bic: none..ramp per bin, lowest BIC; fixed: ramp
     ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
     common_mode = option('none', 'systematics', 'residuals', default='none')  # Divide every bin by the white light's systematics model or by its residuals (1 + residual) before its fit
     limb_darkening = option('white_light', 'fixed', 'free', 'table', default='white_light')  # white_light: the white-light fit's u1, u2 held fixed; fixed: u1, u2 below; free: fitted per bin (as Kipping q1, q2); table: limb_darkening_table

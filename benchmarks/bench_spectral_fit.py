@@ -2,8 +2,9 @@
 
 A synthetic x1dints-like scene (200 columns over 4.5-12.5 um, photon noise, a ramp, a
 transit with a 1000 ppm band) is fitted first as a white light (not timed), then
-``fit_spectral_light_curves`` is timed with the step's defaults (ramp up to single and
-polynomial up to order 1 chosen by BIC per bin, regressors x_shift / y_shift offered)
+``fit_spectral_light_curves`` is timed with the step's defaults (the white light's ramp
+terms, timescales and polynomial order in every bin, regressors x_shift / y_shift
+offered per bin)
 on 1 process, on 2 processes (``maximum_cores='all'`` on this machine), and with the
 bins in 2 threads instead of processes (to show whether threads help).
 
@@ -94,8 +95,8 @@ def main():
         f"# Spectral light-curve fits: {args.nints} integrations x 28 bins ({stamp})",
         "",
         f"`python benchmarks/bench_spectral_fit.py --nints {args.nints} --repeat "
-        f"{args.repeat}`; step defaults (ramp none/single and polynomial 0/1 by BIC, "
-        "x_shift/y_shift offered), no emcee; wall-clock of `fit_spectral_light_curves` "
+        f"{args.repeat}`; step defaults (the white light's ramp and polynomial order in "
+        "every bin, x_shift/y_shift offered per bin), no emcee; wall-clock of `fit_spectral_light_curves` "
         f"(binning + 28 fits + tables) on {os.cpu_count()} cores shared with other users "
         "(1-min load average at the start of each run).",
         "",

@@ -96,7 +96,8 @@ def main():
         "",
         f"`python benchmarks/bench_spectral_fit.py --nints {args.nints} --repeat "
         f"{args.repeat}`; step defaults (the white light's ramp and polynomial order in "
-        "every bin, x_shift/y_shift offered per bin), no emcee; wall-clock of `fit_spectral_light_curves` "
+        "every bin, x_shift/y_shift offered per bin), no emcee; wall-clock of "
+        "`fit_spectral_light_curves` "
         f"(binning + 28 fits + tables) on {os.cpu_count()} cores shared with other users "
         "(1-min load average at the start of each run).",
         "",

@@ -4,9 +4,10 @@ One graph, two executors. The pipeline submits the same functions with the same
 arguments to either:
 
 `SerialExecutor`
-    ``scheduler=None``: nothing runs until a result is asked for; then the task and
-    the tasks it depends on run in this process, each once. Asking for the segments'
-    results in order therefore runs them one after another, as before.
+    ``scheduler=None``: nothing runs until asked for; `SerialExecutor.first_done`
+    then runs the pending task of highest priority in this process (the pipeline
+    gives a segment's later phases the higher priorities, so segments run one after
+    another, as before).
 `DaskExecutor`
     ``'local:N'`` (a `distributed.LocalCluster` of N single-threaded worker
     processes, started and stopped here), ``'tcp://host:port'`` or the path of a
@@ -34,6 +35,7 @@ __all__ = [
     "SegmentWorkerError",
     "SerialExecutor",
     "environment_for_workers",
+    "local_cluster",
     "setup_worker_process",
     "open_executor",
     "parse_scheduler",
@@ -117,12 +119,13 @@ def environment_for_workers(environ=None):
 class _Deferred:
     """A task of `SerialExecutor`: runs (once) when its result is first asked for."""
 
-    __slots__ = ("function", "args", "label", "_done", "_value")
+    __slots__ = ("function", "args", "label", "priority", "_done", "_value")
 
-    def __init__(self, function, args, label):
+    def __init__(self, function, args, label, priority=0):
         self.function = function
         self.args = args
         self.label = label
+        self.priority = priority
         self._done = False
         self._value = None
 
@@ -152,14 +155,20 @@ class SerialExecutor:
     def submit(self, function, *args, label=None, priority=0):
         """Record ``function(*args)``; arguments that are tasks are replaced by their results.
 
-        ``label`` and ``priority`` are accepted for the interface's sake.
+        ``priority`` orders `first_done`; ``label`` is kept for the interface's sake.
 
         Returns
         -------
         object
-            A handle to pass to `result` or to later tasks.
+            A handle to pass to `first_done`, `result` or later tasks.
         """
-        return _Deferred(function, args, label)
+        return _Deferred(function, args, label, priority)
+
+    def first_done(self, tasks):
+        """Run the task of highest priority (the first submitted among equals); return it."""
+        task = max(tasks, key=lambda t: t.priority)  # max keeps the first of equals
+        task.result()
+        return task
 
     def result(self, task):
         """The task's return value (running it and what it needs now)."""
@@ -187,6 +196,13 @@ class DaskExecutor:
         """
         key = f"lrs_tso {label or 'task'}-{os.urandom(6).hex()}"
         return self.client.submit(function, *args, key=key, pure=False, priority=priority)
+
+    def first_done(self, futures):
+        """A finished future of ``futures`` (waits for one)."""
+        from distributed import wait
+
+        done, _ = wait(futures, return_when="FIRST_COMPLETED")
+        return next(future for future in futures if future in done)
 
     def result(self, future):
         """The task's return value; its exception if it raised.
@@ -252,6 +268,41 @@ def setup_worker_process(environment, level):
 
 
 @contextlib.contextmanager
+def local_cluster(n_workers, dashboard=False, allowed_failures=1):
+    """A `distributed.LocalCluster` of single-threaded worker processes, on 127.0.0.1.
+
+    Parameters
+    ----------
+    n_workers : int
+        Worker processes.
+    dashboard : bool, optional
+        Serve the dashboard on 127.0.0.1:8787 (default: no dashboard).
+    allowed_failures : int, optional
+        How often a task may lose its worker before it fails.
+
+    Yields
+    ------
+    distributed.LocalCluster
+    """
+    distributed = _import_distributed()
+    import dask
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": int(allowed_failures)}),
+        distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:8787" if dashboard else None,
+            silence_logs=logging.WARNING,
+        ) as cluster,
+    ):
+        log.info("Started a local dask cluster of %d worker processes", n_workers)
+        yield cluster
+
+
+@contextlib.contextmanager
 def open_executor(scheduler, dashboard=False, allowed_failures=1):
     """The executor for a ``scheduler`` value, with its cluster and client while in use.
 
@@ -280,24 +331,11 @@ def open_executor(scheduler, dashboard=False, allowed_failures=1):
         yield SerialExecutor()
         return
     distributed = _import_distributed()
-    import dask
-
     with contextlib.ExitStack() as stack:
         if kind == "local":
-            stack.enter_context(
-                dask.config.set({"distributed.scheduler.allowed-failures": int(allowed_failures)})
-            )
             cluster = stack.enter_context(
-                distributed.LocalCluster(
-                    n_workers=value,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address="127.0.0.1:8787" if dashboard else None,
-                    silence_logs=logging.WARNING,
-                )
+                local_cluster(value, dashboard=dashboard, allowed_failures=allowed_failures)
             )
-            log.info("Started a local dask cluster of %d worker processes", value)
             client = stack.enter_context(distributed.Client(cluster))
         elif kind == "address":
             client = stack.enter_context(distributed.Client(value))

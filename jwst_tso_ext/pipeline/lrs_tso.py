@@ -283,74 +283,83 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
     def _process_segments(self, members, root, scratch_dir, written, executor=None):
         """Every segment to its x1dints, combined; the exposure products saved at once.
 
-        The work of each segment is split in phases, submitted to ``executor`` as one
-        graph: A (stage 1, ``assign_wcs``, ``srctype``, ``flat_field``) for every
-        segment; the drift reference frame from the first segment that needs
-        ``wavelength_drift`` (A's output); B (``wavelength_drift`` against that frame,
-        ``photom``, calints saved) for every segment; C (``tso_outlier_detection``
-        with the end of the previous segments' calints as context, extraction) for
-        every segment. Phases exchange file paths, never cubes.
+        The work of each segment is split in phases: A (stage 1, ``assign_wcs``,
+        ``srctype``, ``flat_field``); the drift reference frame, from the first segment
+        that needs ``wavelength_drift`` (its phase-A cube); B (``wavelength_drift``
+        against that frame, ``photom``, calints saved); C (``tso_outlier_detection``
+        with the end of the previous segments' calints as context, extraction). A
+        phase is submitted to ``executor`` when the results it needs are here (paths
+        and small tables, never cubes), so a worker that dies loses only the task it
+        was running. Serially, the highest-priority task runs first (C, B, the
+        reference, then the next segment's A): one segment after another.
         """
         executor = executor or executor_module.SerialExecutor()
         total = len(members)
         labels = [f"segment {index}/{total}" for index in range(1, total + 1)]
+        scratch = str(scratch_dir)
         started = time.monotonic()
+        phase = {}  # task -> (phase name, segment index)
 
-        def submit(method, index, *args, priority=0):
-            return executor.submit(
+        def submit(name, index, *args):
+            task = executor.submit(
                 _segment_task,
                 self,
                 executor.worker_setup,
-                method,
+                name,
                 labels[index],
                 *args,
                 label=labels[index],
-                priority=priority,
+                priority=_PRIORITY[name],
             )
+            phase[task] = (name, index)
+            return task
 
-        # Each phase is submitted with the results of the phases it needs, fetched
-        # here first (paths and small tables): a worker that dies loses only the task
-        # it was running, never a finished phase that a later one still needs.
-        phase_a = [
-            submit("_phase_a", index, member, index + 1, str(scratch_dir))
-            for index, member in enumerate(members)
-        ]
-        reference = self._shared_drift_reference(
-            executor, phase_a, members, root, submit, scratch_dir
-        )
-        if reference is not None and not isinstance(reference, str):
-            reference = executor.result(reference)
-            if self.save_results:
-                written.append(reference)
-        phase_b = []
-        for index, task in enumerate(phase_a):
-            done_a = executor.result(task)
-            phase_b.append(submit("_phase_b", index, done_a, reference, str(scratch_dir)))
-        del phase_a
-        done_b = []
-        phase_c = []
-        for index, task in enumerate(phase_b):
-            done_b.append(executor.result(task))
-            phase_c.append(
-                submit(
-                    "_phase_c", index, done_b[index], done_b[:index], total > 1, str(scratch_dir)
+        done_a, done_b, results = [None] * total, [None] * total, [None] * total
+        reference = _UNDECIDED
+        if str(self.wavelength_drift.reference).lower() != "median":
+            reference = None  # the user's choice: each segment uses it
+        next_b = next_c = 0  # B and C are submitted in segment order
+        pending = [submit("_phase_a", index, member, index + 1, scratch)
+                   for index, member in enumerate(members)]
+        while pending:
+            task = executor.first_done(pending)
+            pending.remove(task)
+            name, index = phase.pop(task)
+            value = executor.result(task)
+            if name == "_phase_a":
+                done_a[index] = value
+            elif name == "_phase_reference":
+                reference = value
+                if self.save_results:
+                    written.append(value)
+            elif name == "_phase_b":
+                done_b[index] = value
+                if done_a[index].cube:  # phase B will not run again: its input can go
+                    _remove_scratch(done_a[index].cube)
+            else:
+                results[index] = value
+                written.extend(p for p in value.written if p not in written)
+                for path in done_b[index].scratch:
+                    _remove_scratch(path)
+                log.info("%s: stages 1 and 2 done in %.0f s (%.0f s into the run)",
+                         labels[index], value.seconds, time.monotonic() - started)
+                if self.segment_done is not None:
+                    self.segment_done(value)
+            if reference is _UNDECIDED:
+                reference = self._shared_drift_reference(done_a, members, root)
+                if reference is _SUBMIT:
+                    first = next(i for i, a in enumerate(done_a) if a is not None and a.needs_drift)
+                    pending.append(submit("_phase_reference", first, done_a[first], root, scratch))
+                    reference = _WAITING
+            if reference not in (_UNDECIDED, _WAITING):
+                while next_b < total and done_a[next_b] is not None:
+                    pending.append(submit("_phase_b", next_b, done_a[next_b], reference, scratch))
+                    next_b += 1
+            while next_c < total and done_b[next_c] is not None:
+                pending.append(
+                    submit("_phase_c", next_c, done_b[next_c], done_b[:next_c], total > 1, scratch)
                 )
-            )
-        del phase_b
-        results = []
-        for index, task in enumerate(phase_c):
-            segment = executor.result(task)
-            phase_c[index] = None  # let the cluster forget it
-            results.append(segment)
-            written.extend(p for p in segment.written if p not in written)
-            for path in done_b[index].scratch:  # only now: a rerun of C needs them
-                _remove_scratch(path)
-            log.info(
-                "%s done (%s) after %.0f s", labels[index], segment.name,
-                time.monotonic() - started,
-            )
-            if self.segment_done is not None:
-                self.segment_done(segment)
+                next_c += 1
         segments = [datamodels.open(segment.x1dints_path) for segment in results]
         combined = combine_x1dints(segments)
         for segment in segments:
@@ -373,24 +382,21 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 self._write_table(drift, drift_path, written, "combined drift table")
         return combined
 
-    def _shared_drift_reference(self, executor, phase_a, members, root, submit, scratch_dir):
-        """The drift reference every segment measures against: a path, a task, or None.
+    def _shared_drift_reference(self, done_a, members, root):
+        """What every segment measures its drift against, once phase A says.
 
-        With ``wavelength_drift.reference='median'``: the median frame of the first
-        segment (in order) that still needs ``wavelength_drift``, written by
-        `_phase_reference` as ``<root>_driftref.fits``; or, when an earlier segment
-        was corrected by an earlier run, that run's ``<root>_driftref.fits``. None when
-        the user chose a reference (each segment uses it) or no segment needs the step.
-        Waits for phase A of the segments up to the one that decides.
+        With ``wavelength_drift.reference='median'``, in segment order: the first
+        segment that still needs ``wavelength_drift`` gives the frame (returns
+        ``_SUBMIT``: `_phase_reference` makes it from that segment's phase-A cube and
+        writes ``<root>_driftref.fits``); a segment corrected by an earlier run gives
+        that run's ``<root>_driftref.fits`` if it is found. None when no segment needs
+        the step; ``_UNDECIDED`` while the deciding segment's phase A is running.
         """
-        if str(self.wavelength_drift.reference).lower() != "median":
-            return None
-        for index, task in enumerate(phase_a):
-            info = executor.result(task)
+        for index, info in enumerate(done_a):
+            if info is None:
+                return _UNDECIDED
             if info.needs_drift:
-                return submit(
-                    "_phase_reference", index, info, root, str(scratch_dir), priority=1
-                )
+                return _SUBMIT
             if info.drift_reused:
                 # later segments that still need wavelength_drift must share the zero
                 # point of the run that corrected this one
@@ -596,6 +602,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             drift_reused=reused or phase_a.drift_reused,
             tail=tail,
             scratch=[phase_a.cube, *scratch],
+            seconds=phase_a.seconds,
         )
 
     def _outlier_tail(self, calibrated, name, scratch_dir, index):
@@ -682,7 +689,8 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             _record_written(error, written)
             raise
         return SegmentResult(
-            None, drift_table, None, written, str(x1d_path), phase_b.drift_reused, name=name
+            None, drift_table, None, written, str(x1d_path), phase_b.drift_reused, name=name,
+            seconds=phase_b.seconds,
         )
 
     def _run_step(self, step_name, model, name=None, extra=()):
@@ -856,6 +864,8 @@ class SegmentResult:
         The segment's drift had been corrected before this run (its table reused).
     name : str or None
         The segment's input (path or model name).
+    seconds : float
+        Time spent on the segment's phases (wherever they ran).
     """
 
     x1dints: object
@@ -865,6 +875,7 @@ class SegmentResult:
     x1dints_path: str | None = None
     drift_reused: bool = False
     name: str | None = None
+    seconds: float = 0.0
 
 
 def _input_files(members):
@@ -882,6 +893,14 @@ def _input_files(members):
     return paths
 
 
+#: Order in which ready phases run when workers (or this process) are busy: finish
+#: segments before starting new ones; the shared drift reference before all.
+_PRIORITY = {"_phase_a": 0, "_phase_b": 1, "_phase_c": 2, "_phase_reference": 3}
+
+#: States of the shared drift reference in `LrsTsoPipeline._process_segments`.
+_UNDECIDED, _SUBMIT, _WAITING = "<undecided>", "<submit>", "<waiting>"
+
+
 @dataclass
 class _Phase:
     """What a phase of one segment hands to the next (paths and small tables only)."""
@@ -896,6 +915,7 @@ class _Phase:
     tail: tuple | None = None
     scratch: list = field(default_factory=list)
     final: object = None
+    seconds: float = 0.0
 
 
 def _segment_task(pipeline, worker_setup, method, label, *args):
@@ -907,9 +927,13 @@ def _segment_task(pipeline, worker_setup, method, label, *args):
     """
     if worker_setup is not None:
         executor_module.setup_worker_process(*worker_setup)
+    started = time.monotonic()
     with _log_prefix(label):
         try:
-            return getattr(pipeline, method)(*args)
+            value = getattr(pipeline, method)(*args)
+            if hasattr(value, "seconds"):
+                value.seconds += time.monotonic() - started
+            return value
         except Exception as error:
             if not hasattr(error, "lrs_tso_segment"):
                 error.lrs_tso_segment = label

@@ -259,3 +259,57 @@ def test_local_cluster_gives_the_serial_products(exposure, serial_run, tmp_path)
     out = tmp_path / "local2"
     _run(exposure, out, "--scheduler=local:2")
     _assert_bit_identical(serial_run, out)
+
+
+# --- jwst-tso-ext run: several exposures on one cluster -----------------------------
+
+
+def test_step_options_are_passed_on_as_strun_takes_them():
+    from jwst_tso_ext.cli.run import step_options
+
+    assert step_options(
+        ["--steps.detrended_white_light.free_params=t0,rp", "--save_calints=false"]
+    ) == {
+        "steps": {"detrended_white_light": {"free_params": ["t0", "rp"]}},
+        "save_calints": "false",
+    }
+    with pytest.raises(ValueError, match="--NAME=VALUE"):
+        step_options(["--steps.jump"])
+
+
+def test_run_command_takes_several_exposures_on_one_local_cluster(
+    exposure, serial_run, tmp_path
+):
+    """Two exposures (the serial run's x1dints segments, under two product names) on
+    one 'local:2' cluster: both white lights are those of the serial run, and the
+    progress counts the 8 segments."""
+    from jwst.associations.asn_from_list import asn_from_list
+    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
+
+    _, _, orbit = exposure
+    inputs = []
+    for name in ("expa", "expb"):
+        directory = tmp_path / name
+        directory.mkdir()
+        members = []
+        for k in range(1, 5):
+            member = f"{name}_seg{k:03d}_x1dints.fits"
+            shutil.copy(serial_run / f"{ROOT}_seg{k:03d}_x1dints.fits", directory / member)
+            members.append(member)
+        asn = asn_from_list(members, rule=DMS_Level3_Base, product_name=name)
+        path = directory / f"{name}_asn.json"
+        path.write_text(asn.dump(format="json")[1])
+        inputs.append(path)
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-m", "jwst_tso_ext.cli.main", "run", *map(str, inputs),
+               "--output-dir", str(out), "--scheduler", "local:2", *orbit]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    progress = [line for line in result.stderr.splitlines() if line.startswith("segments: ")]
+    assert [line.split()[1] for line in progress] == [f"{k}/8" for k in range(1, 9)]
+    expected = Table.read(serial_run / f"{ROOT}_whtlt.ecsv", format="ascii.ecsv")
+    for name in ("expa", "expb"):
+        got = Table.read(out / f"{name}_whtlt.ecsv", format="ascii.ecsv")
+        np.testing.assert_array_equal(got["whitelight_flux"], expected["whitelight_flux"])
+        np.testing.assert_array_equal(got["detrended_flux"], expected["detrended_flux"])

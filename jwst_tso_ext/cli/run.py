@@ -56,19 +56,23 @@ def step_options(extra):
     Returns
     -------
     dict
-        Keyword arguments for `LrsTsoPipeline.call` (values as strings, converted by
-        stpipe's parameter validation).
+        Keyword arguments for the pipeline's configuration. Each value is read as a
+        parameter file reads it (configobj: ``t0,rp`` is a list) and converted by
+        stpipe's parameter validation.
 
     Raises
     ------
     ValueError
         For an option not of the form ``--NAME=VALUE``.
     """
+    from configobj import ConfigObj
+
     options = {}
     for item in extra:
         if not item.startswith("--") or "=" not in item:
             raise ValueError(f"unrecognised option {item!r}: expected --NAME=VALUE")
-        name, value = item[2:].split("=", 1)
+        name, text = item[2:].split("=", 1)
+        value = ConfigObj([f"value = {text}"])["value"]
         parts = name.split(".")
         if parts[0] == "steps" and len(parts) == 3:
             options.setdefault("steps", {}).setdefault(parts[1], {})[parts[2]] = value
@@ -112,9 +116,10 @@ def run(args, extra=()):
         for path in args.inputs:
             log.info("Exposure %s", path)
             try:
+                if args.config:
+                    options["config_file"] = args.config
                 config, config_file = LrsTsoPipeline.build_config(
                     path,
-                    config_file=args.config,
                     output_dir=args.output_dir,
                     save_results=True,
                     scheduler=scheduler,

@@ -118,7 +118,7 @@ def _load():
     return os.getloadavg()[0]
 
 
-def run(label, asn, truth, out, env, scheduler=None):
+def run(label, asn, truth, out, env, scheduler=None, options=()):
     """One ``strun lrs_tso`` process; wall time and RSS peaks."""
     from jwst_tso_ext.cli.demo import orbit_arguments
 
@@ -127,6 +127,7 @@ def run(label, asn, truth, out, env, scheduler=None):
     out.mkdir(parents=True)
     strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
     command = [strun, "lrs_tso", str(asn), "--output_dir", str(out), *orbit_arguments(truth)]
+    command += list(options)
     if scheduler:
         command.append(f"--scheduler={scheduler}")
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
@@ -135,7 +136,9 @@ def run(label, asn, truth, out, env, scheduler=None):
     log_path = out.parent / f"{label}.log"
     started = time.time()
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=out, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         sampler = RssSampler(process.pid)
         code = process.wait()
     wall = time.time() - started
@@ -235,6 +238,14 @@ def main(argv=None):
     parser.add_argument("--crds-cache", default=None)
     parser.add_argument("--results", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--note", action="append", default=[])
+    parser.add_argument(
+        "--strun-option",
+        action="append",
+        default=None,
+        help="option for every strun run (repeat); default: --save_rateints=false "
+        "--steps.tso_outlier_detection.save_results=false (products on disk: calints, "
+        "x1dints and the tables)",
+    )
     args = parser.parse_args(argv)
 
     from jwst_tso_ext.cli.demo import default_cache_dir
@@ -246,7 +257,17 @@ def main(argv=None):
     env = {k: v for k, v in os.environ.items() if k not in REDIRECTING_VARIABLES}
     env.update(offline_crds_env(cache))
     env.setdefault("MPLBACKEND", "Agg")
+    if args.strun_option is None:
+        args.strun_option = [
+            "--save_rateints=false",
+            "--steps.tso_outlier_detection.save_results=false",
+        ]
+    args.note.append("strun options of every run: " + " ".join(args.strun_option))
     workdir = Path(args.workdir)
+    # the scratch directory of lrs_tso (and any temporary file) next to the data
+    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    env["TMPDIR"] = str(workdir / "tmp")
+    args.note.append(f"TMPDIR (lrs_tso's scratch) = {workdir / 'tmp'}")
     uncal, truth = simulation(max(args.segments), args.nints_per_segment, workdir)
     results = []
     for segments in sorted(args.segments):
@@ -256,7 +277,7 @@ def main(argv=None):
         runs.append((f"local{args.workers}", f"local:{args.workers}"))
         for name, scheduler in runs:
             result = run(f"{segments}seg_{name}", asn, truth, workdir / f"{segments}seg_{name}",
-                         env, scheduler)
+                         env, scheduler, args.strun_option)
             result["segments"] = segments
             results.append(result)
     write_results(results, machine, args, Path(args.results) / f"dask_segments_{stamp}.md")

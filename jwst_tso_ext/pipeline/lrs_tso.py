@@ -1,7 +1,11 @@
 """`LrsTsoPipeline`: MIRI LRS slitless TSO from uncal ramps to a detrended white-light curve."""
 
+import contextlib
 import json
 import logging
+import os
+import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from jwst.lib.suffix import remove_suffix
 from jwst.linearity import linearity_step
 from jwst.photom import photom_step
 from jwst.ramp_fitting import ramp_fit_step
+from jwst.resample.resample_utils import build_mask
 from jwst.reset import reset_step
 from jwst.rscd import rscd_step
 from jwst.saturation import saturation_step
@@ -33,6 +38,7 @@ from jwst.srctype import srctype_step
 from jwst.stpipe import Pipeline
 from stdatamodels.jwst import datamodels
 
+from jwst_tso_ext.pipeline import executor as executor_module
 from jwst_tso_ext.pipeline import legacy, stages
 from jwst_tso_ext.pipeline.combine import combine_tables, combine_x1dints, exposure_root
 from jwst_tso_ext.step_mixin import PackageStepMixin
@@ -46,11 +52,24 @@ from jwst_tso_ext.steps import (
     WavelengthDriftStep,
 )
 from jwst_tso_ext.tso_outlier_detection import products as outlier_products
-from jwst_tso_ext.tso_outlier_detection.rolling import SegmentContext
+from jwst_tso_ext.tso_outlier_detection import rolling
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LrsTsoPipeline", "SegmentResult", "existing_drift_table", "expand_inputs"]
+__all__ = [
+    "LrsTsoPipeline",
+    "SegmentResult",
+    "atomic_save",
+    "atomic_write",
+    "existing_drift_table",
+    "expand_inputs",
+]
+
+#: Test hook, never set in normal use: ``"<text>|<marker file>"`` makes a Dask worker
+#: kill itself (SIGKILL) just before renaming a product whose name contains ``<text>``
+#: into place; with a marker file, only while the marker does not exist (it is created
+#: first, so the retry succeeds). Ignored outside Dask workers.
+KILL_WORKER_ENV = "JWST_TSO_EXT_TEST_KILL_WORKER"
 
 #: Stage-1 steps in the order jwst's Detector1Pipeline runs them for MIRI, with the
 #: MIRISim refpix guard in place of refpix.
@@ -145,7 +164,15 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         save_calints = boolean(default=True)  # Save the calibrated cubes (_calints)
         extract_with = option('tso_extract_1d', 'extract_1d', default='tso_extract_1d')  # Extraction step: the vectorised tso_extract_1d (same apertures and references, identical fluxes) or jwst's extract_1d
         suffix = string(default='x1dints')  # Suffix of the combined 1-D product
+        scheduler = string(default=None)  # Where segments run: None, one after another in this process; 'local:N', a dask LocalCluster of N single-threaded worker processes on this machine; 'tcp://host:port' or a scheduler file, an existing dask.distributed cluster (pip install jwst-tso-ext[dask])
+        scratch_dir = string(default=None)  # Directory for the cubes passed between a segment's phases (removed at the end); None: the system's temporary directory, or output_dir for an existing cluster (its workers must see it)
+        segment_retries = integer(min=0, default=1)  # 'local:N': times a segment phase is run again when its worker dies (an existing scheduler keeps its distributed.scheduler.allowed-failures)
+        dashboard = boolean(default=False)  # 'local:N': serve the dask dashboard on 127.0.0.1:8787
     """  # noqa: E501
+
+    #: Called on the client with each segment's `SegmentResult` as the segments finish,
+    #: in order (the command line's progress bar); not a parameter.
+    segment_done = None
 
     step_defs = {
         "tsovisit_fix": TsoVisitFixStep,
@@ -182,7 +209,11 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
 
         Each segment starts from the stage it is at (uncal, rateints, calints or
         x1dints, ours or official) and runs only what is still missing; steps recorded
-        COMPLETE in its ``meta.cal_step`` are not applied again.
+        COMPLETE in its ``meta.cal_step`` are not applied again. The segments run one
+        after another in this process (``scheduler=None``) or as tasks of a Dask
+        cluster (see `~jwst_tso_ext.pipeline.executor`); both run the same phases
+        (`_phase_a`, `_phase_reference`, `_phase_b`, `_phase_c`) and give the same
+        products.
 
         Parameters
         ----------
@@ -199,7 +230,8 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         ------
         Exception
             Whatever a step raised; its message is followed by a note naming the
-            step that failed and the products already written (also logged).
+            step (and segment) that failed and the products already written (also
+            logged).
         """
         log.info("Starting lrs_tso ...")
         members, product_name = expand_inputs(input_data)
@@ -210,11 +242,17 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         # products are saved as they appear, but never over a file this run reads
         self._inputs = _input_files(members)
         written = []
-        # the end of each segment is the outlier context of the next (this exposure only)
-        self.tso_outlier_detection.context = SegmentContext()
         try:
-            with tempfile.TemporaryDirectory(prefix="lrs_tso_") as scratch:
-                combined = self._process_segments(members, root, Path(scratch), written)
+            kind, _ = executor_module.parse_scheduler(self.scheduler)
+            with (
+                self._scratch_directory(kind) as scratch,
+                executor_module.open_executor(
+                    self.scheduler,
+                    dashboard=self.dashboard,
+                    allowed_failures=self.segment_retries,
+                ) as executor,
+            ):
+                combined = self._process_segments(members, root, Path(scratch), written, executor)
                 self.detrended_white_light.output_file = root
                 white_light = self._run_step("detrended_white_light", combined)
                 self.spectral_light_curves.output_file = root
@@ -222,49 +260,110 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         except Exception as error:
             _report_failure(error, written)
             raise
-        finally:
-            self.tso_outlier_detection.context = None
         log.info("... ending lrs_tso")
         return combined
 
-    def _process_segments(self, members, root, scratch_dir, written):
-        """Every segment to its x1dints, combined; the exposure products saved at once."""
-        x1d_products = []
-        drift_tables = []
-        drift_reference = None
-        for index, member in enumerate(members, start=1):
-            log.info("Segment %d of %d: %s", index, len(members), _describe(member))
-            started = time.monotonic()
-            segment = self.process_segment(
-                member,
-                root=root,
-                scratch_dir=scratch_dir,
-                drift_reference=drift_reference,
-                save_x1dints=len(members) > 1,
+    def _scratch_directory(self, kind):
+        """Temporary directory for the cubes passed between phases (removed at the end).
+
+        In ``scratch_dir`` when set; else in the system's temporary directory, or, for
+        an existing cluster (whose workers may run on other machines), in
+        ``output_dir``.
+        """
+        if self.scratch_dir:
+            parent = Path(self.scratch_dir)
+            if not parent.is_dir():
+                raise ValueError(f"scratch_dir {parent} is not an existing directory")
+        elif kind in ("address", "scheduler_file"):
+            parent = Path(self.output_dir or ".")
+        else:
+            parent = None
+        return tempfile.TemporaryDirectory(prefix=".lrs_tso_scratch_", dir=parent)
+
+    def _process_segments(self, members, root, scratch_dir, written, executor=None):
+        """Every segment to its x1dints, combined; the exposure products saved at once.
+
+        The work of each segment is split in phases: A (stage 1, ``assign_wcs``,
+        ``srctype``, ``flat_field``); the drift reference frame, from the first segment
+        that needs ``wavelength_drift`` (its phase-A cube); B (``wavelength_drift``
+        against that frame, ``photom``, calints saved); C (``tso_outlier_detection``
+        with the end of the previous segments' calints as context, extraction). A
+        phase is submitted to ``executor`` when the results it needs are here (paths
+        and small tables, never cubes), so a worker that dies loses only the task it
+        was running. Serially, the highest-priority task runs first (C, B, the
+        reference, then the next segment's A): one segment after another.
+        """
+        executor = executor or executor_module.SerialExecutor()
+        total = len(members)
+        labels = [f"segment {index}/{total}" for index in range(1, total + 1)]
+        scratch = str(scratch_dir)
+        phase = {}  # task -> (phase name, segment index)
+
+        def submit(name, index, *args):
+            task = executor.submit(
+                _segment_task,
+                self,
+                executor.worker_setup,
+                name,
+                labels[index],
+                *args,
+                label=labels[index],
+                priority=_PRIORITY[name],
             )
-            log.info("segment %d/%d: stages 1 and 2 done in %.0f s", index, len(members),
-                     time.monotonic() - started)
-            written.extend(segment.written)
-            drift_reference = drift_reference or segment.drift_reference
-            if drift_reference is None and segment.drift_reused:
-                # later segments that still need wavelength_drift must share the zero
-                # point of the run that corrected this one
-                drift_reference = self._earlier_drift_reference(member, root)
-            x1d = segment.x1dints
-            if index < len(members):
-                # keep finished segments on disk until they are combined: their tables
-                # (every integration x every wavelength) would otherwise stay in memory
-                # while the next segments' ramps are processed
-                x1d = segment.x1dints_path or _spill(x1d, scratch_dir / f"segment{index:03d}.fits")
-                segment.x1dints.close()
-            x1d_products.append(x1d)
-            drift_tables.append(segment.drift_table)
-        segments = [datamodels.open(x1d) if isinstance(x1d, str) else x1d for x1d in x1d_products]
+            phase[task] = (name, index)
+            return task
+
+        done_a, done_b, results = [None] * total, [None] * total, [None] * total
+        reference = _UNDECIDED
+        if str(self.wavelength_drift.reference).lower() != "median":
+            reference = None  # the user's choice: each segment uses it
+        next_b = next_c = 0  # B and C are submitted in segment order
+        pending = [submit("_phase_a", index, member, index + 1, scratch)
+                   for index, member in enumerate(members)]
+        while pending:
+            task = executor.first_done(pending)
+            pending.remove(task)
+            name, index = phase.pop(task)
+            value = executor.result(task)
+            if name == "_phase_a":
+                done_a[index] = value
+            elif name == "_phase_reference":
+                reference = value
+                if self.save_results:
+                    written.append(value)
+            elif name == "_phase_b":
+                done_b[index] = value
+                if done_a[index].cube:  # phase B will not run again: its input can go
+                    _remove_scratch(done_a[index].cube)
+            else:
+                results[index] = value
+                written.extend(p for p in value.written if p not in written)
+                for path in done_b[index].scratch:
+                    _remove_scratch(path)
+                log.info("%s: stages 1 and 2 done in %.0f s", labels[index], value.seconds)
+                if self.segment_done is not None:
+                    self.segment_done(value)
+            if reference is _UNDECIDED:
+                reference = self._shared_drift_reference(done_a, members, root)
+                if reference is _SUBMIT:
+                    first = next(i for i, a in enumerate(done_a) if a is not None and a.needs_drift)
+                    pending.append(submit("_phase_reference", first, done_a[first], root, scratch))
+                    reference = _WAITING
+            if reference not in (_UNDECIDED, _WAITING):
+                while next_b < total and done_a[next_b] is not None:
+                    pending.append(submit("_phase_b", next_b, done_a[next_b], reference, scratch))
+                    next_b += 1
+            while next_c < total and done_b[next_c] is not None:
+                pending.append(
+                    submit("_phase_c", next_c, done_b[next_c], done_b[:next_c], total > 1, scratch)
+                )
+                next_c += 1
+        segments = [datamodels.open(segment.x1dints_path) for segment in results]
         combined = combine_x1dints(segments)
         for segment in segments:
             segment.close()
         combined.meta.filename = f"{root}_x1dints.fits"
-        drift = combine_tables(drift_tables)
+        drift = combine_tables([segment.drift_table for segment in results])
         outlier_products.log_summary(drift)
         if drift is not None:
             # attached like wavelength_drift attaches it, for detrended_white_light
@@ -280,6 +379,29 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 drift_path = self.make_output_path(basepath=root, suffix="drift", ext="ecsv")
                 self._write_table(drift, drift_path, written, "combined drift table")
         return combined
+
+    def _shared_drift_reference(self, done_a, members, root):
+        """What every segment measures its drift against, once phase A says.
+
+        With ``wavelength_drift.reference='median'``, in segment order: the first
+        segment that still needs ``wavelength_drift`` gives the frame (returns
+        ``_SUBMIT``: `_phase_reference` makes it from that segment's phase-A cube and
+        writes ``<root>_driftref.fits``); a segment corrected by an earlier run gives
+        that run's ``<root>_driftref.fits`` if it is found. None when no segment needs
+        the step; ``_UNDECIDED`` while the deciding segment's phase A is running.
+        """
+        for index, info in enumerate(done_a):
+            if info is None:
+                return _UNDECIDED
+            if info.needs_drift:
+                return _SUBMIT
+            if info.drift_reused:
+                # later segments that still need wavelength_drift must share the zero
+                # point of the run that corrected this one
+                path = self._earlier_drift_reference(members[index], root)
+                if path is not None:
+                    return path
+        return None
 
     def _earlier_drift_reference(self, member, root):
         """``<root>_driftref.fits`` of the run that corrected a segment's drift, or None.
@@ -311,12 +433,9 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         """
         Take one segment from the stage it is at to its x1dints and drift table.
 
-        Steps already COMPLETE on the segment are not applied again (one INFO line
-        each). Each product is saved as soon as it exists (when ``save_results`` is
-        set), before the steps that consume it: rateints, drift table, calints, then
-        x1dints. Depends on nothing but its arguments and the steps' parameters (and,
-        for saving, on the list of the run's input files that `process` records, so
-        that no product is written over one of them).
+        Runs the phases `_process_segments` runs for every segment (A, then B against
+        ``drift_reference`` or, if None, a reference of the segment's own, then C) in
+        this process, without context from other segments.
 
         Parameters
         ----------
@@ -324,22 +443,48 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             The segment: uncal, rateints, calints or x1dints (file or model; a model
             is copied, never changed).
         root : str
-            Exposure root name (names the shared drift reference frame).
+            Exposure root name (names the drift reference frame).
         scratch_dir : pathlib.Path
-            Directory for the drift reference frame when results are not saved.
+            Directory for the intermediate cubes (and the drift reference frame when
+            results are not saved).
         drift_reference : str or None
-            Reference frame (FITS image) that ``wavelength_drift`` measures against,
-            from an earlier segment of the exposure; None: the step's own ``reference``.
+            Reference frame (FITS image) that ``wavelength_drift`` measures against.
         save_x1dints : bool
             Save the segment's x1dints (when ``save_results`` is set).
 
         Returns
         -------
         SegmentResult
-            The x1dints model, drift table, drift reference written and products saved.
+            The x1dints path, drift table and products saved; ``x1dints`` is the
+            spectra, opened.
+        """
+        self._inputs = getattr(self, "_inputs", _input_files([member]))
+        phase_a = self._phase_a(member, 1, str(scratch_dir))
+        reference = drift_reference
+        if reference is None and phase_a.needs_drift:
+            if str(self.wavelength_drift.reference).lower() == "median":
+                reference = self._phase_reference(phase_a, root, str(scratch_dir))
+        phase_b = self._phase_b(phase_a, reference, str(scratch_dir))
+        segment = self._phase_c(phase_b, [], save_x1dints, str(scratch_dir))
+        for path in phase_b.scratch:
+            _remove_scratch(path)
+        if reference is not None and drift_reference is None:
+            segment.drift_reference = reference
+        segment.x1dints = datamodels.open(segment.x1dints_path)
+        return segment
+
+    def _phase_a(self, member, index, scratch_dir):
+        """Phase A of a segment: open it; stage 1; ``assign_wcs``, ``srctype``, ``flat_field``.
+
+        Returns
+        -------
+        _Phase
+            The flat-fielded cube's scratch file (or, for an x1dints segment, its
+            spectra's scratch file in ``final``) and what is known of its drift.
         """
         name = _describe(member)
         written = []
+        log.info("Segment %d: %s", index, name)
         try:
             with _open(member) as model:
                 _check_lrs_time_series(model, name)
@@ -349,7 +494,12 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 stage = stages.product_stage(_product_kind(model), cal_steps)
                 log.info("%s is a %s product", name, stage)
                 if stage == "x1dints":
-                    return _x1dints_segment(model, name)
+                    segment = _x1dints_segment(model, name)
+                    segment.x1dints_path = _scratch_save(segment.x1dints, scratch_dir, "x", index)
+                    segment.x1dints.close()
+                    segment.x1dints = None
+                    segment.name = name
+                    return _Phase(index, name, final=segment, drift_reused=True)
                 if stage == "uncal":
                     cube = self._stage1(model, written)
                 else:
@@ -358,18 +508,188 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             # closing does not free the ramp's arrays while a name still refers to them:
             # drop it so stage 2 runs with one segment's slopes only
             del model
-            return self._stage2(
-                cube,
-                name=name,
-                root=root,
-                scratch_dir=scratch_dir,
-                drift_reference=drift_reference,
-                save_x1dints=save_x1dints,
-                written=written,
-            )
+            calibrated = self._flat_fielded(cube, name)
+            del cube
+            cal_steps, _ = stages.cal_steps_of(calibrated)
+            reused = stages.is_complete(cal_steps, "wavelength_drift")
+            needs_drift = not reused and not self.wavelength_drift.skip
+            path = _scratch_save(calibrated, scratch_dir, "a", index)
+            calibrated.close()
+            return _Phase(index, name, cube=path, written=written, needs_drift=needs_drift,
+                          drift_reused=reused)
         except Exception as error:
             _record_written(error, written)
             raise
+
+    def _flat_fielded(self, cube, name):
+        """``assign_wcs``, ``srctype`` and ``flat_field`` of a segment, where not done yet."""
+        cal_steps, _ = stages.cal_steps_of(cube)
+        stages.check_wcs_for_resume(cal_steps, cube.meta.wcs is not None, name)
+        if cube.meta.wcs is None and stages.is_complete(cal_steps, "assign_wcs"):
+            log.info("%s: assign_wcs recorded COMPLETE but no WCS stored: assigned again", name)
+            calibrated = self._run_step("assign_wcs", cube)
+        else:
+            calibrated = self._run_step("assign_wcs", cube, name)
+        if calibrated.meta.cal_step.assign_wcs != "COMPLETE":
+            raise ValueError("assign_wcs did not complete: cannot calibrate wavelengths")
+        calibrated = self._run_step("srctype", calibrated, name)
+        return self._run_step("flat_field", calibrated, name)
+
+    def _phase_reference(self, phase_a, root, scratch_dir):
+        """The exposure's drift reference frame, from one segment's flat-fielded cube.
+
+        Written as ``<root>_driftref.fits`` (in ``scratch_dir`` when results are not
+        saved) before any segment's drift is measured, so that all segments, this
+        one included, share one zero point.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        with datamodels.CubeModel(phase_a.cube) as cube:
+            frame, error = self.wavelength_drift.reference_frame(cube)
+            image = datamodels.ImageModel(data=frame)
+            image.err = error
+            image.update(cube, only="PRIMARY")
+        directory = Path(self.output_dir or ".") if self.save_results else Path(scratch_dir)
+        path = atomic_save(image, directory / f"{root}_driftref.fits")
+        log.info(
+            "Every segment measures its drift against the reference in %s (median frame "
+            "of %s)",
+            path,
+            phase_a.name,
+        )
+        return path
+
+    def _phase_b(self, phase_a, drift_reference, scratch_dir):
+        """Phase B of a segment: ``wavelength_drift``, ``photom``; calints saved.
+
+        Also keeps the end of the calibrated cube that the next segment's outlier
+        detection takes as context (`rolling.segment_tail`).
+        """
+        if phase_a.final is not None:
+            return phase_a
+        name = phase_a.name
+        written = list(phase_a.written)
+        try:
+            with datamodels.CubeModel(phase_a.cube) as calibrated:
+                calibrated, drift_table, reused = self._wavelength_drift(
+                    calibrated, name, drift_reference, written
+                )
+                calibrated = self._run_step("photom", calibrated, name)
+                path = None
+                if self.save_calints:
+                    path = self._save_segment_product(calibrated, "calints", written)
+                if path is None:
+                    path = _scratch_save(calibrated, scratch_dir, "b", phase_a.index)
+                    scratch = [path]
+                else:
+                    scratch = []
+                tail = self._outlier_tail(calibrated, name, scratch_dir, phase_a.index)
+                calibrated.close()
+        except Exception as error:
+            _record_written(error, written)
+            raise
+        return _Phase(
+            phase_a.index,
+            name,
+            cube=str(path),
+            written=written,
+            drift_table=drift_table,
+            drift_reused=reused or phase_a.drift_reused,
+            tail=tail,
+            scratch=[phase_a.cube, *scratch],
+            seconds=phase_a.seconds,
+        )
+
+    def _outlier_tail(self, calibrated, name, scratch_dir, index):
+        """Save the segment's end for the next one's outlier detection (if it runs).
+
+        Returns ``(path, first_int_num, last_int_num, rows)``, or None when
+        ``tso_outlier_detection`` will not run on this segment.
+        """
+        step = self.tso_outlier_detection
+        cal_steps, _ = stages.cal_steps_of(calibrated)
+        if step.skip or stages.is_complete(cal_steps, "tso_outlier_detection"):
+            return None
+        good = build_mask(calibrated.dq, step.good_bits).astype(bool)
+        tail = rolling.segment_tail(calibrated.data, good, step.maskpt, step.rolling_window_width)
+        if tail is None:
+            return None
+        first = int(calibrated.meta.exposure.integration_start or 1)
+        last = first + calibrated.data.shape[0] - 1
+        path = Path(scratch_dir) / f"tail{index:04d}.npy"
+        np.save(path, tail)
+        return (str(path), first, last, tail.shape[0])
+
+    def _outlier_context(self, previous):
+        """The outlier context of a segment from the tails of the segments before it."""
+        window = self.tso_outlier_detection.rolling_window_width
+        keep = window // 2
+        entries = [phase.tail for phase in previous]
+        start = 0
+        for position in range(len(entries) - 1, -1, -1):
+            entry = entries[position]
+            if entry is None or entry[3] >= keep:
+                start = position
+                break
+        tails = [
+            None if entry is None else (np.load(entry[0]), entry[1], entry[2])
+            for entry in entries[start:]
+        ]
+        return rolling.chain_context(tails, window)
+
+    def _phase_c(self, phase_b, previous, save_x1dints, scratch_dir):
+        """Phase C of a segment: ``tso_outlier_detection``, extraction; x1dints saved.
+
+        ``previous`` are the phase-B results of the segments before this one (their
+        saved ends are the outlier detection's context).
+
+        Returns
+        -------
+        SegmentResult
+            With ``x1dints_path`` (the saved product, or a scratch file) and
+            ``x1dints`` None.
+        """
+        if phase_b.final is not None:
+            return phase_b.final
+        name = phase_b.name
+        written = list(phase_b.written)
+        step = self.tso_outlier_detection
+        try:
+            with datamodels.CubeModel(phase_b.cube) as calibrated:
+                step.context = self._outlier_context(previous)
+                step.output_file = calibrated.meta.filename  # <segment>_crfints
+                try:
+                    flagged = self._run_step("tso_outlier_detection", calibrated, name)
+                finally:
+                    step.context = None
+                drift_table = outlier_products.add_outlier_counts(phase_b.drift_table, flagged)
+                extraction = getattr(self, self.extract_with)
+                extraction.save_results = False
+                x1d = self._run_step(self.extract_with, flagged)
+                outliers_done = flagged.meta.cal_step.tso_outlier_detection == "COMPLETE"
+                flagged.close()
+            if x1d is None or x1d.meta.cal_step.extract_1d != "COMPLETE":
+                raise ValueError("extract_1d did not produce spectra for this segment")
+            if outliers_done:
+                outlier_products.flag_incomplete_bins(x1d)
+            if drift_table is not None:
+                x1d.drift_table = drift_table.as_array()
+            x1d_path = None
+            if save_x1dints:
+                x1d_path = self._save_segment_product(x1d, "x1dints", written)
+            if x1d_path is None:
+                x1d_path = _scratch_save(x1d, scratch_dir, "c", phase_b.index)
+            x1d.close()
+        except Exception as error:
+            _record_written(error, written)
+            raise
+        return SegmentResult(
+            None, drift_table, None, written, str(x1d_path), phase_b.drift_reused, name=name,
+            seconds=phase_b.seconds,
+        )
 
     def _run_step(self, step_name, model, name=None, extra=()):
         """Run sub-step ``step_name`` on ``model`` unless the model records it COMPLETE.
@@ -424,60 +744,14 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             self._save_segment_product(ints_model, "rateints", written)
         return ints_model
 
-    def _stage2(
-        self, cube, name, root, scratch_dir, drift_reference=None, save_x1dints=True, written=None
-    ):
-        """Spectroscopic calibration and extraction of one segment, resuming where it stopped.
-
-        Returns a `SegmentResult`: the segment's x1dints and the drift table of
-        ``wavelength_drift`` (run here, or attached to / saved beside the input when
-        already applied; None when the step is skipped).
-        """
-        written = [] if written is None else written
-        cal_steps, _ = stages.cal_steps_of(cube)
-        stages.check_wcs_for_resume(cal_steps, cube.meta.wcs is not None, name)
-        if cube.meta.wcs is None and stages.is_complete(cal_steps, "assign_wcs"):
-            log.info("%s: assign_wcs recorded COMPLETE but no WCS stored: assigned again", name)
-            calibrated = self._run_step("assign_wcs", cube)
-        else:
-            calibrated = self._run_step("assign_wcs", cube, name)
-        if calibrated.meta.cal_step.assign_wcs != "COMPLETE":
-            raise ValueError("assign_wcs did not complete: cannot calibrate wavelengths")
-        calibrated = self._run_step("srctype", calibrated, name)
-        calibrated = self._run_step("flat_field", calibrated, name)
-        calibrated, drift_table, reference, reused = self._wavelength_drift(
-            calibrated, name, root, scratch_dir, drift_reference, written
-        )
-        calibrated = self._run_step("photom", calibrated, name)
-        if self.save_calints:
-            self._save_segment_product(calibrated, "calints", written)
-        self.tso_outlier_detection.output_file = calibrated.meta.filename  # <segment>_crfints
-        calibrated = self._run_step("tso_outlier_detection", calibrated, name)
-        drift_table = outlier_products.add_outlier_counts(drift_table, calibrated)
-        extraction = getattr(self, self.extract_with)
-        extraction.save_results = False
-        x1d = self._run_step(self.extract_with, calibrated)
-        calibrated.close()
-        if x1d is None or x1d.meta.cal_step.extract_1d != "COMPLETE":
-            raise ValueError("extract_1d did not produce spectra for this segment")
-        if calibrated.meta.cal_step.tso_outlier_detection == "COMPLETE":
-            outlier_products.flag_incomplete_bins(x1d)
-        if drift_table is not None:
-            x1d.drift_table = drift_table.as_array()
-        x1d_path = None
-        if save_x1dints:
-            x1d_path = self._save_segment_product(x1d, "x1dints", written)
-        return SegmentResult(x1d, drift_table, reference, written, x1d_path, reused)
-
-    def _wavelength_drift(self, calibrated, name, root, scratch_dir, drift_reference, written):
+    def _wavelength_drift(self, calibrated, name, drift_reference, written):
         """Run ``wavelength_drift`` (or reuse its table) and save the table at once.
 
-        Returns the calibrated model, the drift table, the path of the reference
-        frame written for later segments (None if none was written), and whether the
-        drift had been corrected before this run.
+        Returns the calibrated model, the drift table, and whether the drift had been
+        corrected before this run.
         """
         if self._already_applied(calibrated, "wavelength_drift", name):
-            return calibrated, existing_drift_table(calibrated, name), None, True
+            return calibrated, existing_drift_table(calibrated, name), True
         configured = self.wavelength_drift.reference
         user_choice = str(configured).lower() != "median"
         if drift_reference is not None and not user_choice:
@@ -492,40 +766,11 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 basepath=calibrated.meta.filename, suffix="drift", ext="ecsv"
             )
             self._write_table(drift_table, path, written, "segment's drift table")
-        reference = self._keep_drift_reference(
-            calibrated, root, scratch_dir, share=drift_reference is None and not user_choice
-        )
-        if reference is not None and self.save_results:
-            written.append(reference)
-        return calibrated, drift_table, reference, False
-
-    def _keep_drift_reference(self, calibrated, root, scratch_dir, share):
-        """Write this segment's drift reference frame for the later segments to share.
-
-        The frame is written as ``<root>_driftref.fits`` (in ``scratch_dir`` when results
-        are not saved), so all segments of the exposure share one zero point; it is
-        removed from the model either way (not part of the calints product).
-
-        Returns
-        -------
-        str or None
-            The path written, None when ``share`` is False or there is no frame.
-        """
-        frame = getattr(calibrated, "drift_reference", None)
-        error = getattr(calibrated, "drift_reference_err", None)
-        if frame is not None:
-            for attribute in ("drift_reference", "drift_reference_err"):
+        # the frame written by _phase_reference is the shared one: not part of calints
+        for attribute in ("drift_reference", "drift_reference_err"):
+            if getattr(calibrated, attribute, None) is not None:
                 delattr(calibrated, attribute)
-        if frame is None or not share:
-            return None
-        image = datamodels.ImageModel(data=np.asarray(frame))
-        image.err = np.asarray(error)
-        image.update(calibrated, only="PRIMARY")
-        directory = Path(self.output_dir or ".") if self.save_results else Path(scratch_dir)
-        path = directory / f"{root}_driftref.fits"
-        image.save(path)
-        log.info("Later segments measure drift against the reference in %s", path)
-        return str(path)
+        return calibrated, drift_table, False
 
     def _save_segment_product(self, model, suffix, written=None):
         """Save a per-segment product named after its own exposure, if saving results.
@@ -542,7 +787,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         """Write an ECSV table product unless ``path`` is an input of this run."""
         if self._is_input(path):
             return
-        table.write(path, format="ascii.ecsv", overwrite=True)
+        atomic_write(path, lambda staged: table.write(staged, format="ascii.ecsv"))
         log.info("Saved %s in %s", what, path)
         self._record(path, written)
 
@@ -587,6 +832,11 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             target = self.make_output_path(basepath=basepath, suffix=suffix, idx=idx, **components)
             if self._is_input(target):
                 return None
+            # written under a temporary name and renamed: a process killed while saving
+            # never leaves a partial file under the product's name
+            path = atomic_save(model, target)
+            log.info("Saved model in %s", path)
+            return path
         return super().save_model(
             model, suffix=suffix, idx=idx, output_file=output_file, force=force, **components
         )
@@ -610,6 +860,10 @@ class SegmentResult:
         Where the x1dints was saved, if it was.
     drift_reused : bool
         The segment's drift had been corrected before this run (its table reused).
+    name : str or None
+        The segment's input (path or model name).
+    seconds : float
+        Time spent on the segment's phases (wherever they ran).
     """
 
     x1dints: object
@@ -618,6 +872,8 @@ class SegmentResult:
     written: list = field(default_factory=list)
     x1dints_path: str | None = None
     drift_reused: bool = False
+    name: str | None = None
+    seconds: float = 0.0
 
 
 def _input_files(members):
@@ -635,10 +891,147 @@ def _input_files(members):
     return paths
 
 
-def _spill(x1d, path):
-    """Save a finished segment's x1dints to a scratch file; returns the path."""
-    x1d.save(path)
+#: Order in which ready phases run when workers (or this process) are busy: finish
+#: segments before starting new ones; the shared drift reference before all.
+_PRIORITY = {"_phase_a": 0, "_phase_b": 1, "_phase_c": 2, "_phase_reference": 3}
+
+#: States of the shared drift reference in `LrsTsoPipeline._process_segments`.
+_UNDECIDED, _SUBMIT, _WAITING = "<undecided>", "<submit>", "<waiting>"
+
+
+@dataclass
+class _Phase:
+    """What a phase of one segment hands to the next (paths and small tables only)."""
+
+    index: int
+    name: str
+    cube: str | None = None
+    written: list = field(default_factory=list)
+    needs_drift: bool = False
+    drift_reused: bool = False
+    drift_table: Table | None = None
+    tail: tuple | None = None
+    scratch: list = field(default_factory=list)
+    final: object = None
+    seconds: float = 0.0
+
+
+def _segment_task(pipeline, worker_setup, method, label, *args):
+    """Run phase ``method`` of ``pipeline`` for one segment, here or on a Dask worker.
+
+    The only function the executors run: on a worker, ``worker_setup`` (the client's
+    CRDS / stpipe environment and log level) is applied first; log lines carry
+    ``label``; an exception is marked with it.
+    """
+    if worker_setup is not None:
+        executor_module.setup_worker_process(*worker_setup)
+    started = time.monotonic()
+    with _log_prefix(label):
+        try:
+            value = getattr(pipeline, method)(*args)
+            if hasattr(value, "seconds"):
+                value.seconds += time.monotonic() - started
+            return value
+        except Exception as error:
+            if not hasattr(error, "lrs_tso_segment"):
+                error.lrs_tso_segment = label
+            raise
+
+
+@contextlib.contextmanager
+def _log_prefix(label):
+    """Prefix ``[label]`` to the log records made while a segment task runs."""
+    factory = logging.getLogRecordFactory()
+
+    def make_record(*args, **kwargs):
+        record = factory(*args, **kwargs)
+        if not record.name.startswith(executor_module._DASK_LOGGERS):
+            record.msg = f"[{label}] {record.msg}"
+        return record
+
+    logging.setLogRecordFactory(make_record)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(factory)
+
+
+def atomic_write(path, write):
+    """Write a file under a temporary name in its directory, then rename it into place.
+
+    A process killed while writing leaves at most a hidden ``.partial_*`` directory,
+    never a partial file under ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Final path.
+    write : callable
+        ``write(staged_path)`` writes the file at ``staged_path`` (same file name, in a
+        temporary directory beside ``path``).
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    path = Path(path)
+    staging = Path(tempfile.mkdtemp(prefix=".partial_", dir=path.parent))
+    try:
+        staged = staging / path.name
+        write(str(staged))
+        _test_kill_hook(path)
+        os.replace(staged, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return str(path)
+
+
+def atomic_save(model, path):
+    """``model.save(path)`` through `atomic_write` (``meta.filename`` is the final name)."""
+    return atomic_write(path, model.save)
+
+
+def _test_kill_hook(path):
+    spec = os.environ.get(KILL_WORKER_ENV)
+    if not spec:
+        return
+    text, _, marker = spec.partition("|")
+    if text not in Path(path).name:
+        return
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return
+    if marker:
+        if Path(marker).exists():
+            return
+        Path(marker).touch()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _scratch_save(model, scratch_dir, phase, index):
+    """Save an intermediate product in ``scratch_dir`` under its own file name.
+
+    Each in a directory of its own (``<phase><index>``), so that saving does not
+    rename the model (``meta.filename`` names the products made from it).
+    """
+    name = Path(model.meta.filename or "").name
+    if Path(name).suffix != ".fits":
+        name = f"segment{index:04d}.fits"
+    directory = Path(scratch_dir) / f"{phase}{index:04d}"
+    directory.mkdir(exist_ok=True)
+    return atomic_save(model, directory / name)
+
+
+def _remove_scratch(path):
+    """Remove an intermediate file written by `_scratch_save`, and its directory."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
 
 
 def _record_written(error, written):
@@ -650,9 +1043,11 @@ def _record_written(error, written):
 def _report_failure(error, written):
     """Log, and add to the error as a note, the failing step and the products on disk."""
     step = getattr(error, "lrs_tso_step", None) or "lrs_tso"
+    segment = getattr(error, "lrs_tso_segment", None)
+    where = f" in {segment}" if segment else ""
     products = list(dict.fromkeys([*written, *getattr(error, "lrs_tso_written", [])]))
     message = (
-        f"lrs_tso stopped: step {step} failed ({type(error).__name__}: {error}). "
+        f"lrs_tso stopped: step {step} failed{where} ({type(error).__name__}: {error}). "
         f"Products already written: {', '.join(map(str, products)) or 'none'}"
     )
     log.error(message)

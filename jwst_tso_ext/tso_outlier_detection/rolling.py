@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "SegmentContext",
+    "chain_context",
     "detect_outliers",
+    "segment_tail",
     "rolling_flags",
     "rolling_median",
     "static_reference",
@@ -74,6 +76,71 @@ class SegmentContext:
             and self.last_int_num + 1 == first_int_num
             and self.data.shape[1:] == tuple(frame_shape)
         )
+
+
+def segment_tail(data, good, maskpt, window):
+    """The end of a segment that the next one takes as context (see `detect_outliers`).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        ``(nints, ny, nx)`` calibrated data of the segment, before its outliers are
+        flagged.
+    good : numpy.ndarray of bool
+        Same shape, True where the DQ passes ``good_bits``.
+    maskpt : float
+        Weight threshold fraction.
+    window : int
+        ``rolling_window_width``.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The last ``min(nints, window // 2)`` integrations as float32 with the bad pixels
+        NaN; None when ``window // 2`` is 0.
+    """
+    keep = int(window) // 2
+    if keep <= 0:
+        return None
+    masked = np.array(np.asarray(data)[-keep:], dtype=np.float32)
+    # the threshold depends on the whole segment's weights (`bad_pixel_mask`)
+    masked[bad_pixel_mask(good, maskpt)[-keep:]] = np.nan
+    return masked
+
+
+def chain_context(tails, window):
+    """The context of a segment from the tails of the segments before it.
+
+    Equal to what one `SegmentContext` carried through `detect_outliers` over those
+    segments in order holds, so that a segment's flags depend on files of earlier
+    segments only, not on the order segments run in.
+
+    Parameters
+    ----------
+    tails : list
+        For each earlier segment of the exposure, in order: ``(tail, first_int_num,
+        last_int_num)`` with ``tail`` from `segment_tail`, or None for a segment whose
+        outliers were not detected in this run (it breaks the chain).
+    window : int
+        ``rolling_window_width``.
+
+    Returns
+    -------
+    SegmentContext
+        ``data`` None when there is no context.
+    """
+    keep = int(window) // 2
+    context = SegmentContext()
+    for entry in tails:
+        if entry is None or entry[0] is None:
+            context = SegmentContext()
+            continue
+        tail, first, last = entry
+        previous = context.data if context.usable_for(first, tail.shape[1:]) else None
+        if previous is not None and tail.shape[0] < keep:
+            tail = np.concatenate([previous, tail])[-keep:]
+        context = SegmentContext(np.asarray(tail, dtype=np.float32), int(last))
+    return context
 
 
 def bad_pixel_mask(good, maskpt):

@@ -111,28 +111,11 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         if result.meta.wcs is None:
             raise ValueError("wavelength_drift needs a WCS: run assign_wcs before this step")
 
-        bad = 0
-        for name in self.bad_dq_flags or []:
-            bad |= dqflags.pixel[str(name).upper()]
+        bad = self._bad_flags()
         n_threads = thread_count(
             self.maximum_cores, -(-result.data.shape[0] // resample.CHUNK_SIZE)
         )
-        reference_data, reference = _reference_source(self.reference, result)
-        if isinstance(reference, int):
-            _check_reference_integration(*reference_data, reference, bad)
-        ref = shift_estimator.make_reference(
-            *reference_data,
-            reference=reference,
-            bad_flags=bad,
-            x_half_width=self.x_half_width,
-            background_offset=self.background_offset,
-            row_threshold=self.row_threshold,
-            row_padding=self.row_padding,
-            row_range=self.row_range,
-            max_frames=self.max_reference_frames,
-            background_rows=self.background_rows,
-            y_weights=self.y_weights,
-        )
+        ref = self._make_reference(result)
         shifts = shift_estimator.measure_shifts(
             result.data,
             result.err,
@@ -226,6 +209,52 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             log.info("Drift table written to %s", path)
         result.meta.cal_step.wavelength_drift = "COMPLETE"
         return result
+
+    def _bad_flags(self):
+        bad = 0
+        for name in self.bad_dq_flags or []:
+            bad |= dqflags.pixel[str(name).upper()]
+        return bad
+
+    def _make_reference(self, model):
+        """The `shift_estimator` reference of ``model`` for this step's parameters."""
+        bad = self._bad_flags()
+        reference_data, reference = _reference_source(self.reference, model)
+        if isinstance(reference, int):
+            _check_reference_integration(*reference_data, reference, bad)
+        return shift_estimator.make_reference(
+            *reference_data,
+            reference=reference,
+            bad_flags=bad,
+            x_half_width=self.x_half_width,
+            background_offset=self.background_offset,
+            row_threshold=self.row_threshold,
+            row_padding=self.row_padding,
+            row_range=self.row_range,
+            max_frames=self.max_reference_frames,
+            background_rows=self.background_rows,
+            y_weights=self.y_weights,
+        )
+
+    def reference_frame(self, model):
+        """The frame this step would measure ``model`` against, and its error.
+
+        The pipeline writes it as the exposure's ``_driftref.fits`` before any segment's
+        drift is measured, so that every segment shares one zero point.
+
+        Parameters
+        ----------
+        model : `~stdatamodels.jwst.datamodels.CubeModel`
+            Flat-fielded integrations (with a WCS).
+
+        Returns
+        -------
+        frame, err : numpy.ndarray
+            float32 images of the detector frame's shape (the ``drift_reference`` and
+            ``drift_reference_err`` the step attaches to its output).
+        """
+        ref = self._make_reference(model)
+        return ref.frame.astype(np.float32), np.sqrt(ref.variance).astype(np.float32)
 
     def _static_y_offset(self, model, ref):
         """Static dispersion offset, its error and how it was found (``meta.wavelength_drift``).

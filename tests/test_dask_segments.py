@@ -1,0 +1,331 @@
+"""Segments on a Dask cluster: the ``scheduler`` parameter of ``lrs_tso``.
+
+The distributed runs use a 2-worker `distributed.LocalCluster` on a 4-segment
+exposure of 10 integrations of 5 groups (offline: the workers inherit the session's
+CRDS cache). The serial run and the cluster runs must give bit-identical products.
+"""
+
+import builtins
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.table import Table
+from stdatamodels.jwst import datamodels
+
+from jwst_tso_ext.cli.demo import orbit_arguments
+from jwst_tso_ext.pipeline import executor
+from jwst_tso_ext.pipeline.lrs_tso import KILL_WORKER_ENV, atomic_write
+from jwst_tso_ext.simulate import SimulationConfig, simulate_exposure
+from jwst_tso_ext.tso_outlier_detection import rolling
+
+ROOT = "dask4"
+
+
+# --- plain functions ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (None, ("serial", None)),
+        ("None", ("serial", None)),
+        ("local:2", ("local", 2)),
+        (" local:16 ", ("local", 16)),
+        ("tcp://10.0.0.5:8786", ("address", "tcp://10.0.0.5:8786")),
+    ],
+)
+def test_scheduler_values(text, expected):
+    assert executor.parse_scheduler(text) == expected
+
+
+@pytest.mark.parametrize("text", ["local:0", "local:two", "slurm", "no_such_file.json"])
+def test_bad_scheduler_values_are_named(text):
+    with pytest.raises(ValueError, match="scheduler"):
+        executor.parse_scheduler(text)
+
+
+def test_scheduler_file_is_recognised(tmp_path):
+    path = tmp_path / "scheduler.json"
+    path.write_text("{}")
+    assert executor.parse_scheduler(str(path)) == ("scheduler_file", str(path))
+
+
+def test_without_dask_a_scheduler_fails_with_a_clear_message(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_distributed(name, *args, **kwargs):
+        if name == "distributed" or name.startswith("distributed."):
+            raise ImportError("No module named 'distributed'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_distributed)
+    with pytest.raises(ValueError, match=r"jwst-tso-ext\[dask\]"):
+        with executor.open_executor("local:2"):
+            pass
+    with executor.open_executor(None) as serial:  # no dask needed
+        assert serial.name == "serial"
+
+
+def test_serial_executor_runs_each_task_once_when_needed():
+    calls = []
+
+    def task(name, *inputs):
+        calls.append(name)
+        flat = [x for item in inputs for x in (item if isinstance(item, list) else [item])]
+        return name + "".join(flat)
+
+    run = executor.SerialExecutor()
+    a = run.submit(task, "a")
+    b = run.submit(task, "b", a)
+    c = run.submit(task, "c", [a, b])  # lists of tasks are resolved too
+    assert calls == []
+    assert run.result(b) == "ba"
+    assert calls == ["a", "b"]
+    assert run.result(c) == "caba"
+    assert calls == ["a", "b", "c"]
+
+
+def test_worker_environment_has_crds_and_stpipe_settings_only():
+    env = {"CRDS_PATH": "/c", "CRDS_SERVER_URL": "https://x", "STPIPE_DISABLE_CRDS_STEPPARS": "1",
+           "HOME": "/root", "AWS_SECRET": "s"}
+    assert executor.environment_for_workers(env) == {
+        "CRDS_PATH": "/c", "CRDS_SERVER_URL": "https://x", "STPIPE_DISABLE_CRDS_STEPPARS": "1"
+    }
+
+
+@pytest.mark.parametrize("window", [0, 1, 5, 8])
+def test_context_from_saved_tails_equals_one_context_carried_through(window):
+    """Segments of 3, 2, 6, 4 (after a gap) and 5 integrations: the context chained from
+    each earlier segment's saved end gives the flags of the carried context."""
+    rng = np.random.default_rng(1)
+    lengths, starts = [3, 2, 6, 4, 5], [1, 4, 6, 20, 24]
+    carried = rolling.SegmentContext()
+    tails = []
+    for length, first in zip(lengths, starts):
+        data = rng.normal(100, 1, (length, 4, 3)).astype(np.float32)
+        data[rng.random(data.shape) < 0.05] += 50
+        err = np.ones_like(data)
+        good = rng.random(data.shape) > 0.1
+        chained = rolling.chain_context(tails, window)
+        for context in (carried, chained):  # as the step does
+            if context.data is not None and not context.usable_for(first, (4, 3)):
+                context.data = None
+        if carried.data is None:
+            assert chained.data is None
+        else:
+            np.testing.assert_array_equal(chained.data, carried.data)
+            assert chained.last_int_num == carried.last_int_num
+        expected = rolling.detect_outliers(data, err, good, snr=3, window=window, context=carried)
+        got = rolling.detect_outliers(
+            data, err, good, snr=3, window=window,
+            context=chained if chained.data is not None else None,
+        )
+        np.testing.assert_array_equal(got, expected)
+        carried.last_int_num = first + length - 1
+        tail = rolling.segment_tail(data, good, 0.7, window)
+        tails.append(None if tail is None else (tail, first, first + length - 1))
+
+
+def test_atomic_write_leaves_nothing_under_the_final_name_when_writing_fails(tmp_path):
+    target = tmp_path / "x_calints.fits"
+
+    def fails(staged):
+        Path(staged).write_bytes(b"half a file")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, fails)
+    assert list(tmp_path.iterdir()) == []
+    atomic_write(target, lambda staged: Path(staged).write_text("whole"))
+    assert target.read_text() == "whole"
+    assert [p.name for p in tmp_path.iterdir()] == ["x_calints.fits"]
+
+
+# --- runs on a 2-worker local cluster ----------------------------------------------
+
+
+def _strun(*arguments, cwd, check=True):
+    strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
+    result = subprocess.run(
+        [strun, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=900
+    )
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def exposure(tmp_path_factory):
+    from jwst.associations.asn_from_list import asn_from_list
+    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
+
+    directory = tmp_path_factory.mktemp("dask_exposure")
+    config = SimulationConfig(nints=40, ngroups=5, segment_size=10, seed=3, root=ROOT)
+    paths = simulate_exposure(config, directory)
+    uncal = sorted(p.name for p in paths if p.name.endswith("_uncal.fits"))
+    assert len(uncal) == 4
+    asn = asn_from_list(uncal, rule=DMS_Level3_Base, product_name=ROOT)
+    path = directory / f"{ROOT}_asn.json"
+    path.write_text(asn.dump(format="json")[1])
+    return directory, path, orbit_arguments(directory / f"{ROOT}_truth.ecsv")
+
+
+#: A rolling window shorter than two segments (the default, 25, is longer): the
+#: outlier context of each segment is then used by the rolling median; and a
+#: parameter whose effect the workers' log shows.
+WINDOW = "--steps.tso_outlier_detection.rolling_window_width=7"
+
+
+def _run(exposure, out, *options, check=True):
+    directory, asn, orbit = exposure
+    out.mkdir()
+    return _strun(
+        "lrs_tso", asn, "--output_dir", out, *orbit, WINDOW, *options, cwd=out, check=check
+    )
+
+
+@pytest.fixture(scope="module")
+def serial_run(exposure, tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial") / "out"
+    _run(exposure, out)
+    return out
+
+
+def _assert_bit_identical(first, second):
+    names = [f"{ROOT}_drift.ecsv", f"{ROOT}_whtlt.ecsv"]
+    names += [f"{ROOT}_seg{k:03d}_drift.ecsv" for k in range(1, 5)]
+    for name in names:
+        expected = Table.read(first / name, format="ascii.ecsv")
+        got = Table.read(second / name, format="ascii.ecsv")
+        assert expected.colnames == got.colnames, name
+        assert len(got) == len(expected) > 0, name
+        for column in expected.colnames:
+            a, b = np.asarray(expected[column]), np.asarray(got[column])
+            assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), (name, column)
+    with (
+        datamodels.open(first / f"{ROOT}_x1dints.fits") as expected,
+        datamodels.open(second / f"{ROOT}_x1dints.fits") as got,
+    ):
+        assert len(got.spec) == len(expected.spec) > 0
+        for a, b in zip(expected.spec, got.spec):
+            for column in ("WAVELENGTH", "FLUX", "FLUX_ERROR", "SURF_BRIGHT"):
+                assert np.array_equal(
+                    a.spec_table[column], b.spec_table[column], equal_nan=True
+                ), column
+            assert np.isfinite(a.spec_table["FLUX"]).any()
+
+
+def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
+    exposure, serial_run, tmp_path
+):
+    """'local:2', with the worker saving segment 2's calints killed once (SIGKILL) just
+    before the file is renamed into place: the phase is rerun on a fresh worker and
+    every product is bit-identical to the serial run's; no partial file is left under a
+    product name."""
+    import os
+
+    marker = tmp_path / "killed_once"
+    os.environ[KILL_WORKER_ENV] = f"{ROOT}_seg002_calints|{marker}"
+    try:
+        out = tmp_path / "local2"
+        result = _run(exposure, out, "--scheduler=local:2")
+    finally:
+        del os.environ[KILL_WORKER_ENV]
+    assert marker.exists()  # the worker was killed
+    log = result.stdout + result.stderr
+    assert "[segment 2/4]" in log and "[segment 4/4]" in log  # workers' lines, labelled
+    assert "Starting lrs_tso" in log
+    # the step parameter reached the workers: 7 // 2 = 3 integrations of context
+    assert (
+        "[segment 2/4] Integrations 8-10 of the previous segment are the context of this one"
+        in log
+    )
+    assert "segment 4/4: stages 1 and 2 done in" in log
+    _assert_bit_identical(serial_run, out)
+    for product in out.glob("*.fits"):  # every final name holds a whole product
+        with datamodels.open(product) as model:
+            assert model.meta.filename == product.name
+    assert not list(out.glob(".lrs_tso_scratch_*"))
+
+
+@pytest.mark.slow
+def test_a_segment_whose_worker_always_dies_fails_naming_the_segment(exposure, tmp_path):
+    import os
+
+    os.environ[KILL_WORKER_ENV] = f"{ROOT}_seg003_rateints"
+    try:
+        out = tmp_path / "dies"
+        result = _run(exposure, out, "--scheduler=local:2", "--segment_retries=0", check=False)
+    finally:
+        del os.environ[KILL_WORKER_ENV]
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "segment 3/4: the dask worker running it died" in log
+    assert not (out / f"{ROOT}_seg003_rateints.fits").exists()
+    assert not (out / f"{ROOT}_x1dints.fits").exists()
+
+
+@pytest.mark.slow
+def test_local_cluster_gives_the_serial_products(exposure, serial_run, tmp_path):
+    out = tmp_path / "local2"
+    _run(exposure, out, "--scheduler=local:2")
+    _assert_bit_identical(serial_run, out)
+
+
+# --- jwst-tso-ext run: several exposures on one cluster -----------------------------
+
+
+def test_step_options_are_passed_on_as_strun_takes_them():
+    from jwst_tso_ext.cli.run import step_options
+
+    assert step_options(
+        ["--steps.detrended_white_light.free_params=t0,rp", "--save_calints=false"]
+    ) == {
+        "steps": {"detrended_white_light": {"free_params": ["t0", "rp"]}},
+        "save_calints": "false",
+    }
+    with pytest.raises(ValueError, match="--NAME=VALUE"):
+        step_options(["--steps.jump"])
+
+
+@pytest.mark.slow
+def test_run_command_takes_several_exposures_on_one_local_cluster(
+    exposure, serial_run, tmp_path
+):
+    """Two exposures (the serial run's x1dints segments, under two product names) on
+    one 'local:2' cluster: both white lights are those of the serial run, and the
+    progress counts the 8 segments."""
+    from jwst.associations.asn_from_list import asn_from_list
+    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
+
+    _, _, orbit = exposure
+    inputs = []
+    for name in ("expa", "expb"):
+        directory = tmp_path / name
+        directory.mkdir()
+        members = []
+        for k in range(1, 5):
+            member = f"{name}_seg{k:03d}_x1dints.fits"
+            shutil.copy(serial_run / f"{ROOT}_seg{k:03d}_x1dints.fits", directory / member)
+            members.append(member)
+        asn = asn_from_list(members, rule=DMS_Level3_Base, product_name=name)
+        path = directory / f"{name}_asn.json"
+        path.write_text(asn.dump(format="json")[1])
+        inputs.append(path)
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [sys.executable, "-m", "jwst_tso_ext.cli.main", "run", *map(str, inputs),
+               "--output-dir", str(out), "--scheduler", "local:2", *orbit]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    progress = [line for line in result.stderr.splitlines() if line.startswith("segments: ")]
+    assert [line.split()[1] for line in progress] == [f"{k}/8" for k in range(1, 9)]
+    expected = Table.read(serial_run / f"{ROOT}_whtlt.ecsv", format="ascii.ecsv")
+    for name in ("expa", "expb"):
+        got = Table.read(out / f"{name}_whtlt.ecsv", format="ascii.ecsv")
+        np.testing.assert_array_equal(got["whitelight_flux"], expected["whitelight_flux"])
+        np.testing.assert_array_equal(got["detrended_flux"], expected["detrended_flux"])

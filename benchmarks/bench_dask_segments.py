@@ -225,6 +225,7 @@ def write_results(results, machine, args, path):
               "Dask workers), peak RSS:", ""]
     lines += [f"- {r['label']}: {r['later_children_peak_gb']} GB" for r in results]
     lines += ["", "Notes:", ""] + [f"- {note}" for note in args.note]
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     _say(f"results in {path}")
 

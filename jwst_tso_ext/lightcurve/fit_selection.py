@@ -40,12 +40,13 @@ from jwst_tso_ext.lightcurve.transit_search import search_transit
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detrend", "DEFAULT_IMPACT_STARTS"]
+__all__ = ["detrend", "DEFAULT_IMPACT_STARTS", "RAMP_LEVELS"]
 
 #: Impact parameters the fit is started from when the orbit is not given.
 DEFAULT_IMPACT_STARTS = (0.1, 0.5, 0.8)
 
-_RAMP_LEVELS = ("none", "single", "double")
+#: Ramp models, fewest terms first (``ramp`` options).
+RAMP_LEVELS = ("none", "single", "double")
 _SHAPES = ("bic", "physical", "free_ingress", "fixed")
 
 
@@ -285,8 +286,8 @@ def detrend(
                 & np.isfinite(time))
     if fit_mask.sum() < 2:
         raise ValueError(f"Only {int(fit_mask.sum())} usable point(s): nothing to fit.")
-    if ramp not in _RAMP_LEVELS:
-        raise ValueError(f"ramp must be one of {_RAMP_LEVELS}, not {ramp!r}")
+    if ramp not in RAMP_LEVELS:
+        raise ValueError(f"ramp must be one of {RAMP_LEVELS}, not {ramp!r}")
     dropped = []
     selection = {"search": None, "start": None, "impact_start": None, "dropped": dropped,
                  "transit_shape": None}
@@ -314,7 +315,7 @@ def detrend(
         else:
             values = start
 
-    ramps = (_RAMP_LEVELS[: _RAMP_LEVELS.index(ramp) + 1] if ramp_selection == "bic"
+    ramps = (RAMP_LEVELS[: RAMP_LEVELS.index(ramp) + 1] if ramp_selection == "bic"
              else (ramp,))
     orders = range(int(poly_order) + 1) if poly_selection == "bic" else (int(poly_order),)
     candidates_all = dict(regressors or {})
@@ -380,7 +381,7 @@ def detrend(
                     if fit is None:
                         candidates[f"{kind}: {label}"] = reason
                         continue
-                    done[(_RAMP_LEVELS.index(ramp_level), order, shape)] = (label, model, fit)
+                    done[(RAMP_LEVELS.index(ramp_level), order, shape)] = (label, model, fit)
                     fitted.append((bic_of(fit), shape))
                     if warm is None:
                         warm = _values_by_name(model, fit)
@@ -412,7 +413,7 @@ def detrend(
             done[key] = (label, model, fit)
             candidates[f"{kind}: {label}"] = bic_of(fit)
             if best is None or bic_of(fit) < best[2]:
-                best = (model, fit, bic_of(fit), _RAMP_LEVELS[key[0]], key[1])
+                best = (model, fit, bic_of(fit), RAMP_LEVELS[key[0]], key[1])
         return best
 
     best = fit_kind(astrophysical)
@@ -475,7 +476,7 @@ def detrend(
                  regressor_min_delta_bic,
                  ", ".join(selection["regressors_dropped"]))
     log.info("Model chosen by BIC: %s, %s", kind,
-             _label(_RAMP_LEVELS[model.n_ramp], model.poly_order, model.regressor_names))
+             _label(RAMP_LEVELS[model.n_ramp], model.poly_order, model.regressor_names))
     selection["candidates"] = candidates
     selection["depth_correlation"] = _depth_correlation(fit, model)
     selection["status"] = "REDUCED" if dropped else "COMPLETE"

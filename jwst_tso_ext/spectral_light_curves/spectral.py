@@ -30,7 +30,7 @@ from astropy.table import QTable
 from jwst_tso_ext.lightcurve import noise
 from jwst_tso_ext.lightcurve.binning import sum_bins, time_axis
 from jwst_tso_ext.lightcurve.clipping import sigma_clip_series
-from jwst_tso_ext.lightcurve.fit_selection import detrend
+from jwst_tso_ext.lightcurve.fit_selection import RAMP_LEVELS, detrend
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,6 @@ def white_light_orbit(meta):
 
 #: Values of ``ramp_selection`` / ``poly_selection`` in the bins.
 SYSTEMATICS_SELECTIONS = ("white_light", "bic", "fixed")
-_RAMP_LEVELS = ("none", "single", "double")
 
 
 def white_light_systematics(meta, fit_options):
@@ -143,9 +142,9 @@ def white_light_systematics(meta, fit_options):
             log.info("The white light does not record its ramp terms: each bin chooses by BIC.")
             options["ramp_selection"] = "bic"
         else:
-            most = _RAMP_LEVELS.index(options.get("ramp", "double"))
+            most = RAMP_LEVELS.index(options.get("ramp", "double"))
             terms = min(int(meta["ramp_terms"]), most)
-            options["ramp"], options["ramp_selection"] = _RAMP_LEVELS[terms], "fixed"
+            options["ramp"], options["ramp_selection"] = RAMP_LEVELS[terms], "fixed"
             taus = [meta.get(f"ramp_tau{k}") for k in range(1, terms + 1)]
             if terms and all(tau is not None for tau in taus):
                 # a detector timescale, held: free in a faint bin it trades with the

@@ -3,7 +3,7 @@
 Usage::
 
     python benchmarks/bench_dask_segments.py [--segments 4 8] [--nints-per-segment 500]
-        [--workers 2] [--serial-for 4] [--workdir DIR] [--crds-cache DIR]
+        [--workers 2] [--serial-for 4] [--repeats 1] [--workdir DIR] [--crds-cache DIR]
 
 For the largest segment count S, one MIRISim-like exposure of S segments of
 ``--nints-per-segment`` integrations of 10 groups (seed 2024) is simulated into
@@ -20,6 +20,11 @@ over the whole run and while the segments are processed (until the last
 after); each worker's peak RSS; the client process's peak RSS in the Dask runs; the
 1-minute load average before and after.
 
+With ``--repeats R`` every run is made R times, serial and Dask alternating, and each
+Dask run is compared with the serial run of its own repeat: the machine's slow and fast
+spells (other jobs, memory bandwidth) fall on both members of a pair. The ratio of every
+repeat is reported, with their median and maximum.
+
 Results go to ``<results>/dask_segments_<UTC date-time>.md``.
 """
 
@@ -29,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -179,7 +185,11 @@ def run(label, asn, truth, out, env, scheduler=None, options=()):
 
 
 def write_results(results, machine, args, path):
-    serial = {r["segments"]: r for r in results if r["scheduler"].startswith("None")}
+    # each Dask run is compared with the serial run of the same size and repeat (else
+    # with the smallest serial run of that repeat, scaled by the segment count)
+    serial = {
+        (r["segments"], r["repeat"]): r for r in results if r["scheduler"].startswith("None")
+    }
     lines = [
         f"# lrs_tso segments on Dask: serial against local:{args.workers}",
         "",
@@ -193,32 +203,42 @@ def write_results(results, machine, args, path):
         "",
         "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()),
         "",
-        "| segments | scheduler | wall (s) | wall / serial | client peak RSS (GB) | "
+        "| segments | repeat | scheduler | wall (s) | wall / serial | client peak RSS (GB) | "
         "client peak while segments run (GB) | worker peak RSS (GB) | max worker / serial "
         "per-segment peak | load before / after |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    reference = serial.get(min(serial)) if serial else None
+    ratios = {}  # segments -> the Dask / serial ratio of each repeat
     for r in results:
-        base = serial.get(r["segments"])
+        base = serial.get((r["segments"], r["repeat"]))
+        same_repeat = [key for key in serial if key[1] == r["repeat"]]
+        reference = serial[min(same_repeat)] if same_repeat else None
         if base is None and reference is not None:
             # no serial run of this size: scale the smaller serial run by segments
             scaled = reference["wall_s"] * r["segments"] / reference["segments"]
             ratio = f"{r['wall_s'] / scaled:.3f} (vs {scaled:.0f} s = serial x {r['segments']}" \
                 f"/{reference['segments']})"
+            ratios.setdefault(r["segments"], []).append(r["wall_s"] / scaled)
         elif base is not None and base is not r:
             ratio = f"{r['wall_s'] / base['wall_s']:.3f}"
+            ratios.setdefault(r["segments"], []).append(r["wall_s"] / base["wall_s"])
         else:
             ratio = "1"
         peak_ref = (base or reference or r)["client_peak_segments_gb"]
         workers = r["worker_peaks_gb"]
         memory_ratio = f"{max(workers) / peak_ref:.3f}" if workers else ""
         lines.append(
-            f"| {r['segments']} | {r['scheduler']} | {r['wall_s']} | {ratio} | "
+            f"| {r['segments']} | {r['repeat']} | {r['scheduler']} | {r['wall_s']} | {ratio} | "
             f"{r['client_peak_gb']} | {r['client_peak_segments_gb']} | "
             f"{', '.join(map(str, workers)) or '-'} | {memory_ratio} | "
             f"{r['load_before']} / {r['load_after']} |"
         )
+    lines += ["", "Wall ratio local / serial per repeat:", ""]
+    lines += [
+        f"- {segments} segments: {', '.join(f'{x:.3f}' for x in values)} (median "
+        f"{statistics.median(values):.3f}, max {max(values):.3f})"
+        for segments, values in sorted(ratios.items())
+    ]
     lines += ["", "uptime before each run:", ""]
     lines += [f"- {r['label']}: `{r['uptime_before']}`" for r in results]
     lines += ["", "Child processes started after the segments (the spectral fits' pool; not "
@@ -242,6 +262,10 @@ def main(argv=None):
     parser.add_argument(
         "--workdir",
         default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "jwst_tso_ext_dask_benchmark"),
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=1,
+        help="run each (segments, scheduler) this many times, serial and Dask alternating",
     )
     parser.add_argument("--crds-cache", default=None)
     parser.add_argument("--results", default=str(Path(__file__).parent / "results"))
@@ -283,11 +307,16 @@ def main(argv=None):
         asn = write_asn(members[0].parent, members, "dasksegs", f"dasksegs_{segments}_asn.json")
         runs = [("serial", None)] if segments in args.serial_for else []
         runs.append((f"local{args.workers}", f"local:{args.workers}"))
-        for name, scheduler in runs:
-            result = run(f"{segments}seg_{name}", asn, truth, workdir / f"{segments}seg_{name}",
-                         env, scheduler, args.strun_option)
-            result["segments"] = segments
-            results.append(result)
+        # serial and Dask runs alternate, so that a slow spell of the machine falls on
+        # both members of a pair rather than on one scheduler's runs
+        for repeat in range(1, args.repeats + 1):
+            for name, scheduler in runs:
+                label = f"{segments}seg_{name}" + (f"_r{repeat}" if args.repeats > 1 else "")
+                result = run(label, asn, truth, workdir / label, env, scheduler,
+                             args.strun_option)
+                result["segments"] = segments
+                result["repeat"] = repeat
+                results.append(result)
     write_results(results, machine, args, Path(args.results) / f"dask_segments_{stamp}.md")
 
 

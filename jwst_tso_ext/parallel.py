@@ -7,6 +7,7 @@ multiprocessing steps do.
 """
 
 import os
+import sys
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,9 +20,29 @@ MAXIMUM_CORES_CHOICES = ("none", "one", "quarter", "half", "all")
 
 
 def available_cores():
-    """Cores this process may run on (its CPU affinity where the OS reports it)."""
+    """Cores this code may use: its Dask worker's threads, else the process's CPU affinity.
+
+    A segment task on a ``dask.distributed`` worker counts the worker's threads (one
+    for the workers of ``lrs_tso``'s ``'local:N'``), not the machine's cores, which the
+    other workers are using: ``maximum_cores='all'`` then means all of the worker's
+    share, as dask's own convention for a task is.
+    """
+    worker_threads = _dask_worker_threads()
+    if worker_threads is not None:
+        return worker_threads
     affinity = getattr(os, "sched_getaffinity", None)  # Linux only
     return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+
+
+def _dask_worker_threads():
+    """Threads of the Dask worker running this task; None outside a worker."""
+    distributed = sys.modules.get("distributed")  # not imported: not on a worker
+    if distributed is None:
+        return None
+    try:
+        return max(1, int(distributed.get_worker().state.nthreads))
+    except ValueError:  # get_worker: "No worker found" (e.g. in the client)
+        return None
 
 
 def thread_count(maximum_cores, n_chunks):

@@ -6,6 +6,8 @@ CRDS cache). The serial run and the cluster runs must give bit-identical product
 """
 
 import builtins
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -95,6 +97,28 @@ def test_worker_environment_has_crds_and_stpipe_settings_only():
     assert executor.environment_for_workers(env) == {
         "CRDS_PATH": "/c", "CRDS_SERVER_URL": "https://x", "STPIPE_DISABLE_CRDS_STEPPARS": "1"
     }
+
+
+def test_maximum_cores_all_on_a_worker_means_its_threads_not_the_machines_cores():
+    # a segment task must not start a thread per core of the machine: the other
+    # workers use those cores
+    distributed = pytest.importorskip("distributed")
+    from jwst_tso_ext.parallel import available_cores, thread_count
+
+    machine = available_cores()  # here, in no worker: the process's cores
+    assert machine == len(os.sched_getaffinity(0))
+    threads = machine + 1  # differs from the machine's count, whatever it is
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=threads, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        on_worker = client.submit(thread_count, "all", 100).result()
+        half = client.submit(thread_count, "half", 100).result()
+    assert on_worker == threads
+    assert half == max(1, threads // 2)
+    assert available_cores() == machine  # the client is no worker
 
 
 @pytest.mark.parametrize("window", [0, 1, 5, 8])
@@ -217,6 +241,63 @@ def _assert_bit_identical(first, second):
                     a.spec_table[column], b.spec_table[column], equal_nan=True
                 ), column
             assert np.isfinite(a.spec_table["FLUX"]).any()
+
+
+class _RecordingExecutor(executor.SerialExecutor):
+    """This process's executor, with ``in_flight`` segments allowed at once; it records
+    each phase as it runs, as ``<phase><segment>`` (``a1``, ``reference1``, ...)."""
+
+    def __init__(self, in_flight):
+        self.in_flight = in_flight
+        self.order = []
+
+    def segments_in_flight(self):
+        return self.in_flight
+
+    def submit(self, function, *args, label=None, priority=0, kind=None):
+        def recorded(*arguments):
+            segment = label.split()[1].split("/")[0]  # "segment 2/4"
+            self.order.append(kind.removeprefix("phase_") + segment)
+            return function(*arguments)
+
+        return super().submit(recorded, *args, label=label, priority=priority, kind=kind)
+
+
+@pytest.mark.parametrize(
+    "in_flight, expected",
+    [
+        # one segment at a time: each segment finished before the next starts (the
+        # serial run's order; slow set, as the default suite runs serially throughout)
+        pytest.param(1, "a1 reference1 b1 c1 a2 b2 c2 a3 b3 c3 a4 b4 c4", marks=pytest.mark.slow),
+        # two in flight (as twice one worker): the reference first, then the long
+        # phases (A) before the short ones, and no third A before segment 1 is done
+        (2, "a1 reference1 a2 b1 b2 c1 a3 b3 c2 a4 b4 c3 c4"),
+    ],
+)
+def test_phases_run_longest_first_within_the_segments_in_flight(
+    exposure, tmp_path, monkeypatch, in_flight, expected
+):
+    from jwst_tso_ext.pipeline.lrs_tso import LrsTsoPipeline
+
+    recording = _RecordingExecutor(in_flight)
+    monkeypatch.setattr(
+        executor, "open_executor", lambda *a, **k: contextlib.nullcontext(recording)
+    )
+    directory, asn, _ = exposure
+    LrsTsoPipeline.call(
+        str(asn),
+        output_dir=str(tmp_path),
+        save_results=True,
+        steps={
+            "tso_outlier_detection": {"rolling_window_width": 7},
+            "detrended_white_light": {"skip": True},
+            "spectral_light_curves": {"skip": True},
+        },
+    )
+    assert " ".join(recording.order) == expected
+    assert sorted(p.name for p in tmp_path.glob("*_seg00?_x1dints.fits")) == [
+        f"{ROOT}_seg{k:03d}_x1dints.fits" for k in range(1, 5)
+    ]
 
 
 def test_local_cluster_with_a_killed_worker_gives_the_serial_products(

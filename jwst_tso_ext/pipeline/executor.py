@@ -26,6 +26,7 @@ only when a scheduler other than None is asked for.
 import contextlib
 import logging
 import os
+import re
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -152,10 +153,11 @@ class SerialExecutor:
     name = "serial"
     worker_setup = None
 
-    def submit(self, function, *args, label=None, priority=0):
+    def submit(self, function, *args, label=None, priority=0, kind=None):
         """Record ``function(*args)``; arguments that are tasks are replaced by their results.
 
-        ``priority`` orders `first_done`; ``label`` is kept for the interface's sake.
+        ``priority`` orders `first_done`; ``label`` and ``kind`` are kept for the
+        interface's sake.
 
         Returns
         -------
@@ -163,6 +165,10 @@ class SerialExecutor:
             A handle to pass to `first_done`, `result` or later tasks.
         """
         return _Deferred(function, args, label, priority)
+
+    def segments_in_flight(self):
+        """Segments the pipeline may have started and not finished: one at a time here."""
+        return 1
 
     def first_done(self, tasks):
         """Run the task of highest priority (the first submitted among equals); return it."""
@@ -187,15 +193,29 @@ class DaskExecutor:
     def __init__(self, client):
         self.client = client
         self.worker_setup = (environment_for_workers(), client_log_level())
+        self._labels = {}  # task key -> label, for errors
 
-    def submit(self, function, *args, label=None, priority=0):
+    def submit(self, function, *args, label=None, priority=0, kind=None):
         """``client.submit(function, *args)``; task arguments become dependencies.
 
-        ``label`` starts the task's key (named in errors); tasks of higher
-        ``priority`` run first when workers are busy.
+        ``kind`` names the task's key (``lrs_tso_<kind>-<segment>-<random>``): tasks of
+        one kind share a dask task prefix, so the scheduler learns their duration from
+        the first one done and the dashboard groups them. ``label`` is named in errors;
+        tasks of higher ``priority`` run first when workers are busy.
         """
-        key = f"lrs_tso {label or 'task'}-{os.urandom(6).hex()}"
+        label = label or "task"
+        number = re.search(r"\d+", label)  # the segment's, in "segment 3/8"
+        key = f"lrs_tso_{kind or 'task'}-{number[0] if number else 0}-{os.urandom(6).hex()}"
+        self._labels[key] = label
         return self.client.submit(function, *args, key=key, pure=False, priority=priority)
+
+    def segments_in_flight(self):
+        """Segments the pipeline may have started and not finished: twice the threads.
+
+        Asked again as segments finish, so workers that join later (an adaptive
+        cluster) are counted; at least 2 while no worker has joined yet.
+        """
+        return 2 * max(1, sum(self.client.nthreads().values()))
 
     def first_done(self, futures):
         """A finished future of ``futures`` (waits for one)."""
@@ -218,7 +238,7 @@ class DaskExecutor:
         try:
             return future.result()
         except KilledWorker as error:
-            label = str(future.key).rsplit("-", 1)[0].removeprefix("lrs_tso ")
+            label = self._labels.get(future.key, str(future.key))
             raise SegmentWorkerError(
                 f"{label}: the dask worker running it died (killed, or out of memory) "
                 f"and so did every retry ({error}); nothing of that phase was saved under "

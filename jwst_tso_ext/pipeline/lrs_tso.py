@@ -253,10 +253,11 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 ) as executor,
             ):
                 combined = self._process_segments(members, root, Path(scratch), written, executor)
-                self.detrended_white_light.output_file = root
-                white_light = self._run_step("detrended_white_light", combined)
-                self.spectral_light_curves.output_file = root
-                self._run_step("spectral_light_curves", combined, extra=(white_light,))
+            # the fits run here, in this process: the cluster (if any) is closed first
+            self.detrended_white_light.output_file = root
+            white_light = self._run_step("detrended_white_light", combined)
+            self.spectral_light_curves.output_file = root
+            self._run_step("spectral_light_curves", combined, extra=(white_light,))
         except Exception as error:
             _report_failure(error, written)
             raise
@@ -309,6 +310,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 *args,
                 label=labels[index],
                 priority=_PRIORITY[name],
+                kind=name.removeprefix("_"),
             )
             phase[task] = (name, index)
             return task
@@ -317,9 +319,19 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
         reference = _UNDECIDED
         if str(self.wavelength_drift.reference).lower() != "median":
             reference = None  # the user's choice: each segment uses it
-        next_b = next_c = 0  # B and C are submitted in segment order
-        pending = [submit("_phase_a", index, member, index + 1, scratch)
-                   for index, member in enumerate(members)]
+        next_a = next_b = next_c = 0  # phases are submitted in segment order
+        pending = []
+
+        def start_segments():
+            # segments in flight (phase A submitted, C not done) are limited, which bounds
+            # the cubes in scratch: one at a time serially, twice the workers on a cluster
+            nonlocal next_a
+            finished = sum(result is not None for result in results)
+            while next_a < total and next_a - finished < executor.segments_in_flight():
+                pending.append(submit("_phase_a", next_a, members[next_a], next_a + 1, scratch))
+                next_a += 1
+
+        start_segments()
         while pending:
             task = executor.first_done(pending)
             pending.remove(task)
@@ -343,6 +355,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 log.info("%s: stages 1 and 2 done in %.0f s", labels[index], value.seconds)
                 if self.segment_done is not None:
                     self.segment_done(value)
+                start_segments()
             if reference is _UNDECIDED:
                 reference = self._shared_drift_reference(done_a, members, root)
                 if reference is _SUBMIT:
@@ -891,9 +904,12 @@ def _input_files(members):
     return paths
 
 
-#: Order in which ready phases run when workers (or this process) are busy: finish
-#: segments before starting new ones; the shared drift reference before all.
-_PRIORITY = {"_phase_a": 0, "_phase_b": 1, "_phase_c": 2, "_phase_reference": 3}
+#: Order in which ready phases run when the workers are busy: the shared drift reference
+#: first (every B waits for it), then the long phases (A: stage 1, about 80 % of a
+#: segment's cost) before the short ones, so that the last tasks of a run are short and
+#: no worker idles while another finishes a whole phase A. (Serially only one segment is
+#: in flight, so the order is A, reference, B, C of one segment, then the next.)
+_PRIORITY = {"_phase_reference": 3, "_phase_a": 2, "_phase_b": 1, "_phase_c": 0}
 
 #: States of the shared drift reference in `LrsTsoPipeline._process_segments`.
 _UNDECIDED, _SUBMIT, _WAITING = "<undecided>", "<submit>", "<waiting>"

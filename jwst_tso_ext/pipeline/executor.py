@@ -26,7 +26,6 @@ only when a scheduler other than None is asked for.
 import contextlib
 import logging
 import os
-import re
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -198,15 +197,13 @@ class DaskExecutor:
     def submit(self, function, *args, label=None, priority=0, kind=None):
         """``client.submit(function, *args)``; task arguments become dependencies.
 
-        ``kind`` names the task's key (``lrs_tso_<kind>-<segment>-<random>``): tasks of
-        one kind share a dask task prefix, so the scheduler learns their duration from
-        the first one done and the dashboard groups them. ``label`` is named in errors;
-        tasks of higher ``priority`` run first when workers are busy.
+        ``kind`` names the task's key (``lrs_tso_<kind>-<random>``): tasks of one kind
+        share a dask task prefix, so the scheduler learns their duration from the first
+        one done and the dashboard groups them. ``label`` is named in errors; tasks of
+        higher ``priority`` run first when workers are busy.
         """
-        label = label or "task"
-        number = re.search(r"\d+", label)  # the segment's, in "segment 3/8"
-        key = f"lrs_tso_{kind or 'task'}-{number[0] if number else 0}-{os.urandom(6).hex()}"
-        self._labels[key] = label
+        key = f"lrs_tso_{kind or 'task'}-{os.urandom(6).hex()}"
+        self._labels[key] = label or "task"
         return self.client.submit(function, *args, key=key, pure=False, priority=priority)
 
     def segments_in_flight(self):

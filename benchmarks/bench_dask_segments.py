@@ -12,13 +12,15 @@ association of segments 1..s). Each run is one ``strun lrs_tso <asn>`` process w
 simulated planet's orbit, its products written to a fresh directory (removed after the
 run, tables kept), against the offline CRDS cache.
 
-While a run goes, the resident set size (RSS) of the ``strun`` process and of each of
-its child processes (the Dask workers; multiprocessing's resource tracker is left out)
-is sampled every 0.1 s with psutil. Reported: wall time; the serial process's peak RSS
+While a run goes, the peak resident set size (RSS) of the ``strun`` process and of
+each of its child processes (the Dask workers; multiprocessing's resource tracker is
+left out) is read every 0.5 s from the kernel's high-water mark (``VmHWM``). Reported: wall time; the serial process's peak RSS
 over the whole run and while the segments are processed (until the last
 ``segment S/S: stages 1 and 2 done`` line; the white-light and spectral fits come
 after); each worker's peak RSS; the client process's peak RSS in the Dask runs; the
-1-minute load average before and after.
+1-minute load average before and after; the CPU time the hypervisor gave to other
+guests during the run (``steal`` in ``/proc/stat``, all cores: a slow spell of a shared
+machine shows there).
 
 With ``--repeats R`` every run is made R times, serial and Dask alternating, and each
 Dask run is compared with the serial run of its own repeat: the machine's slow and fast
@@ -80,17 +82,42 @@ def simulation(segments, per_segment, workdir):
     return sorted(uncal), truth[0]
 
 
-class RssSampler:
-    """Sample the RSS of a process and its children until stopped; peak per process."""
+def _high_water_mark(pid):
+    """The kernel's record of a process's peak resident set size (VmHWM), bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise psutil.NoSuchProcess(pid)
 
-    def __init__(self, pid, interval=0.1):
+
+class RssSampler:
+    """Peak RSS of a process and of each of its children, read until stopped.
+
+    The peak is the kernel's own high-water mark (``VmHWM`` in ``/proc/<pid>/status``),
+    exact whatever the reading rate; it is read every ``interval`` seconds (the last
+    reading before a process ends is kept), and the list of child processes is renewed
+    at the same rate. The sampler itself uses well under 1 % of a core: sampling RSS
+    every 0.1 s with psutil (before 2026-11-30) used about 6 %, which a run with every
+    core busy (the Dask workers) pays and a serial run, with a core to spare, does not.
+    """
+
+    def __init__(self, pid, interval=0.5):
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peaks = {}  # pid -> (peak bytes, kind, first seen)
-        self.timeline = []  # (time, root RSS)
+        self.timeline = []  # (time, root's peak so far)
+        self._kinds = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
+
+    def _kind(self, process):
+        if process.pid not in self._kinds:
+            cmdline = " ".join(process.cmdline())
+            # multiprocessing's resource tracker is not a worker
+            self._kinds[process.pid] = None if "resource_tracker" in cmdline else "worker"
+        return self._kinds[process.pid]
 
     def _run(self):
         while not self._stop.is_set():
@@ -100,24 +127,29 @@ class RssSampler:
                 break
             for process in processes:
                 try:
-                    rss = process.memory_info().rss
-                    if process.pid == self.root.pid:
-                        kind = "client"
-                        self.timeline.append((time.time(), rss))
-                    else:
-                        cmdline = " ".join(process.cmdline())
-                        if "resource_tracker" in cmdline:
-                            continue
-                        kind = "worker"
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    kind = "client" if process.pid == self.root.pid else self._kind(process)
+                    if kind is None:
+                        continue
+                    peak = _high_water_mark(process.pid)
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess,
+                        FileNotFoundError, ProcessLookupError):
                     continue
-                peak, _, first = self.peaks.get(process.pid, (0, kind, time.time()))
-                self.peaks[process.pid] = (max(peak, rss), kind, first)
-            time.sleep(self.interval)
+                if kind == "client":
+                    self.timeline.append((time.time(), peak))
+                _, _, first = self.peaks.get(process.pid, (0, kind, time.time()))
+                self.peaks[process.pid] = (peak, kind, first)
+            self._stop.wait(self.interval)
 
     def stop(self):
         self._stop.set()
         self._thread.join()
+
+
+def _cpu_steal_seconds():
+    """CPU time the hypervisor gave to others (``steal`` of ``/proc/stat``), all cores."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
 def _load():
@@ -138,6 +170,7 @@ def run(label, asn, truth, out, env, scheduler=None, options=()):
         command.append(f"--scheduler={scheduler}")
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     load_before = _load()
+    steal_before = _cpu_steal_seconds()
     _say(f"{label}: {' '.join(command[1:3])} scheduler={scheduler}  [{uptime}]")
     log_path = out.parent / f"{label}.log"
     started = time.time()
@@ -150,6 +183,7 @@ def run(label, asn, truth, out, env, scheduler=None, options=()):
     wall = time.time() - started
     sampler.stop()
     load_after = _load()
+    steal = _cpu_steal_seconds() - steal_before
     if code != 0:
         raise RuntimeError(f"{label} failed ({code}); see {log_path}")
     last_done = None
@@ -176,6 +210,7 @@ def run(label, asn, truth, out, env, scheduler=None, options=()):
         "later_children_peak_gb": round(max(others, default=0) / 1e9, 3),
         "load_before": round(load_before, 2),
         "load_after": round(load_after, 2),
+        "cpu_steal_s": round(steal, 1),
         "uptime_before": uptime,
     }
     _say(json.dumps(result))
@@ -199,14 +234,15 @@ def write_results(results, machine, args, path):
         "",
         f"Exposure: segments of {args.nints_per_segment} integrations x {NGROUPS} groups "
         f"(MIRISim-like, seed {SEED}), whole `strun lrs_tso` processes, defaults plus the "
-        "simulated orbit; peak RSS sampled every 0.1 s with psutil.",
+        "simulated orbit; peak RSS from the kernel's high-water mark (VmHWM), read every 0.5 s; "
+        "CPU steal from /proc/stat.",
         "",
         "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()),
         "",
         "| segments | repeat | scheduler | wall (s) | wall / serial | client peak RSS (GB) | "
         "client peak while segments run (GB) | worker peak RSS (GB) | max worker / serial "
-        "per-segment peak | load before / after |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "per-segment peak | load before / after | CPU steal (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     ratios = {}  # segments -> the Dask / serial ratio of each repeat
     for r in results:
@@ -231,7 +267,7 @@ def write_results(results, machine, args, path):
             f"| {r['segments']} | {r['repeat']} | {r['scheduler']} | {r['wall_s']} | {ratio} | "
             f"{r['client_peak_gb']} | {r['client_peak_segments_gb']} | "
             f"{', '.join(map(str, workers)) or '-'} | {memory_ratio} | "
-            f"{r['load_before']} / {r['load_after']} |"
+            f"{r['load_before']} / {r['load_after']} | {r.get('cpu_steal_s', '')} |"
         )
     lines += ["", "Wall ratio local / serial per repeat:", ""]
     lines += [

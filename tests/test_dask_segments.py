@@ -121,6 +121,35 @@ def test_maximum_cores_all_on_a_worker_means_its_threads_not_the_machines_cores(
     assert available_cores() == machine  # the client is no worker
 
 
+def _worker_settings(dask_worker):
+    return {
+        "profiler": "profile" in dask_worker.periodic_callbacks,
+        "tick_s": dask_worker._tick_interval,
+        "malloc_trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+    }
+
+
+def test_local_cluster_workers_run_without_profiler_and_with_a_slow_tick():
+    # segment tasks last tens of seconds and every core runs one: the workers'
+    # profiler (the running task's stack every 10 ms) and the 20 ms tick monitors
+    # only take CPU from them; glibc's adaptive mmap threshold stays on
+    pytest.importorskip("distributed")
+    import distributed
+
+    with executor.local_cluster(1) as cluster, distributed.Client(cluster) as client:
+        (settings,) = client.run(_worker_settings).values()
+        scheduler_tick = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval)
+    assert settings == {"profiler": False, "tick_s": 1.0, "malloc_trim": None}
+    assert scheduler_tick == 1.0
+    # a cluster started by anyone else keeps dask's own settings
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as other,
+        distributed.Client(other) as client,
+    ):
+        (settings,) = client.run(_worker_settings).values()
+    assert settings["profiler"] is True and settings["tick_s"] == 0.02
+
+
 @pytest.mark.parametrize("window", [0, 1, 5, 8])
 def test_context_from_saved_tails_equals_one_context_carried_through(window):
     """Segments of 3, 2, 6, 4 (after a gap) and 5 integrations: the context chained from

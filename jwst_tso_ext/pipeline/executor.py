@@ -302,6 +302,10 @@ _QUIET_LOCAL_CLUSTER = {
 def local_cluster(n_workers, dashboard=False, allowed_failures=1):
     """A `distributed.LocalCluster` of single-threaded worker processes, on 127.0.0.1.
 
+    Set for segment tasks of tens of seconds (`_QUIET_LOCAL_CLUSTER`): no worker
+    profiler (unless ``dashboard``), 1 s tick and memory monitors, 5 s system monitor,
+    and no ``MALLOC_TRIM_THRESHOLD_`` in the workers.
+
     Parameters
     ----------
     n_workers : int

@@ -14,13 +14,13 @@ run, tables kept), against the offline CRDS cache.
 
 While a run goes, the peak resident set size (RSS) of the ``strun`` process and of
 each of its child processes (the Dask workers; multiprocessing's resource tracker is
-left out) is read every 0.5 s from the kernel's high-water mark (``VmHWM``). Reported: wall time; the serial process's peak RSS
-over the whole run and while the segments are processed (until the last
-``segment S/S: stages 1 and 2 done`` line; the white-light and spectral fits come
-after); each worker's peak RSS; the client process's peak RSS in the Dask runs; the
-1-minute load average before and after; the CPU time the hypervisor gave to other
-guests during the run (``steal`` in ``/proc/stat``, all cores: a slow spell of a shared
-machine shows there).
+left out) is read every 0.5 s from the kernel's high-water mark (``VmHWM``).
+Reported: wall time; the serial process's peak RSS over the whole run and while the
+segments are processed (until the last ``segment S/S: stages 1 and 2 done`` line;
+the white-light and spectral fits come after); each worker's peak RSS; the client
+process's peak RSS in the Dask runs; the 1-minute load average before and after; the
+CPU time the hypervisor gave to other guests during the run (``steal`` in
+``/proc/stat``, all cores: a slow spell of a shared machine shows there).
 
 With ``--repeats R`` every run is made R times, serial and Dask alternating, and each
 Dask run is compared with the serial run of its own repeat: the machine's slow and fast

@@ -138,12 +138,16 @@ def test_local_cluster_workers_run_without_profiler_and_with_a_slow_tick():
 
     with executor.local_cluster(1) as cluster, distributed.Client(cluster) as client:
         (settings,) = client.run(_worker_settings).values()
-        scheduler_tick = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval)
+        scheduler_tick = client.run_on_scheduler(
+            lambda dask_scheduler: dask_scheduler._tick_interval
+        )
     assert settings == {"profiler": False, "tick_s": 1.0, "malloc_trim": None}
     assert scheduler_tick == 1.0
     # a cluster started by anyone else keeps dask's own settings
     with (
-        distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as other,
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, dashboard_address=None
+        ) as other,
         distributed.Client(other) as client,
     ):
         (settings,) = client.run(_worker_settings).values()

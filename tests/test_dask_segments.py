@@ -129,12 +129,20 @@ def _worker_settings(dask_worker):
     }
 
 
-def test_local_cluster_workers_run_without_profiler_and_with_a_slow_tick():
+def test_local_cluster_workers_run_without_profiler_and_with_a_slow_tick(monkeypatch):
     # segment tasks last tens of seconds and every core runs one: the workers'
     # profiler (the running task's stack every 10 ms) and the 20 ms tick monitors
     # only take CPU from them; glibc's adaptive mmap threshold stays on
     pytest.importorskip("distributed")
+    import dask
     import distributed
+
+    # a nanny writes its pre-spawn variables into this process's environment; set
+    # then delete each through monkeypatch, which restores (or removes) them after
+    # the test, so that later tests' processes do not inherit them
+    for name in [*dask.config.get("distributed.nanny.pre-spawn-environ"), "PYTHONHASHSEED"]:
+        monkeypatch.setenv(name.upper(), "")
+        monkeypatch.delenv(name.upper())
 
     with executor.local_cluster(1) as cluster, distributed.Client(cluster) as client:
         (settings,) = client.run(_worker_settings).values()

@@ -162,6 +162,22 @@ def test_local_cluster_workers_run_without_profiler_and_with_a_slow_tick(monkeyp
     assert settings["profiler"] is True and settings["tick_s"] == 0.02
 
 
+def test_local_cluster_keeps_dask_info_lines_out_of_the_log_and_restores_levels(caplog):
+    # a root logger at INFO (jwst-tso-ext run, a notebook) got dask's connection and
+    # worker-registration lines from the scheduler and nannies running in this process
+    pytest.importorskip("distributed")
+    import logging
+
+    dask_logger = logging.getLogger("distributed")
+    before = dask_logger.level
+    with caplog.at_level(logging.INFO), executor.local_cluster(1):
+        pass
+    names = {record.name.split(".")[0] for record in caplog.records}
+    assert "jwst_tso_ext" in names  # "Started a local dask cluster ..."
+    assert "distributed" not in names
+    assert dask_logger.level == before
+
+
 @pytest.mark.parametrize("window", [0, 1, 5, 8])
 def test_context_from_saved_tails_equals_one_context_carried_through(window):
     """Segments of 3, 2, 6, 4 (after a gap) and 5 integrations: the context chained from

@@ -278,10 +278,28 @@ def setup_worker_process(environment, level):
     """
     os.environ.update(environment)
     logging.getLogger().setLevel(int(level))
+    _quiet_dask_loggers()
+
+
+def _quiet_dask_loggers():
+    """Raise dask's loggers that would pass INFO records to WARNING.
+
+    Their INFO records (connections, workers registering and closing) say nothing about
+    the segments and would fill a log whose root logger prints INFO (distributed sets
+    its own logger to INFO).
+
+    Returns
+    -------
+    list of (logging.Logger, int)
+        The loggers raised, with their previous levels.
+    """
+    quieted = []
     for name in _DASK_LOGGERS:
         logger = logging.getLogger(name)
-        if logger.level == logging.NOTSET:
+        if logger.getEffectiveLevel() < logging.WARNING:
+            quieted.append((logger, logger.level))
             logger.setLevel(logging.WARNING)
+    return quieted
 
 
 # Periodic work of dask's servers, tuned for many short tasks, slows tasks of tens of
@@ -333,19 +351,28 @@ def local_cluster(n_workers, dashboard=False, allowed_failures=1):
     }
     if dashboard:  # the dashboard's Profile page needs the workers' profiler
         settings.pop("distributed.worker.profile.enabled")
-    with (
-        dask.config.set(settings),
-        distributed.LocalCluster(
-            n_workers=n_workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:8787" if dashboard else None,
-            silence_logs=logging.WARNING,
-        ) as cluster,
-    ):
-        log.info("Started a local dask cluster of %d worker processes", n_workers)
-        yield cluster
+    # the scheduler and the nannies run in this process: their loggers are quieted
+    # while the cluster lives (silence_logs does it in the workers), then restored
+    quieted = _quiet_dask_loggers()
+    try:
+        with (
+            dask.config.set(settings),
+            distributed.LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:8787" if dashboard else None,
+                silence_logs=logging.WARNING,
+            ) as cluster,
+        ):
+            log.info("Started a local dask cluster of %d worker processes", n_workers)
+            if dashboard:
+                log.info("Dask dashboard at %s", cluster.dashboard_link)
+            yield cluster
+    finally:
+        for logger, level in quieted:
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager

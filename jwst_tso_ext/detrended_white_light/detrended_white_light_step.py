@@ -10,6 +10,7 @@ from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_
 from jwst_tso_ext.lightcurve.binning import spectra_from_model
 from jwst_tso_ext.lightcurve.model import USER_PARAMS, regressors_from_drift_table
 from jwst_tso_ext.lightcurve.products import find_drift_table, product_table_meta
+from jwst_tso_ext.lightcurve.step_options import LightCurveFitOptions
 from jwst_tso_ext.step_mixin import PackageStepMixin
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ DEFAULT_FREE = {
 }
 
 
-class DetrendedWhiteLightStep(PackageStepMixin, Step):
+class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, Step):
     """Sum x1dints spectra into a white-light curve and fit systematics and a transit."""
 
     class_alias = "detrended_white_light"
@@ -32,21 +33,11 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
     spec = """
     min_wavelength = float(default=5.0)  # Lower limit (micron) of the white-light sum
     max_wavelength = float(default=12.0)  # Upper limit (micron) of the white-light sum
-    max_bad_fraction = float(default=0.5)  # Bins bad in more than this fraction of integrations are excluded everywhere
-    fill_window = integer(default=10)  # Half-width (integrations) of the neighbourhood that fills a bad bin
-    clip_sigma = float(default=5.0)  # Sigma-clipping threshold against a running median
-    clip_window = integer(default=21)  # Running-median window (integrations) for clipping
-    clip_maxiter = integer(default=5)  # Maximum clipping iterations
     time_column = option('BJD_TDB', 'MJD_UTC', default='BJD_TDB')  # Time axis of the fit; t0 in the same (MJD-like) days
-    drift_table = string(default=None)  # wavelength_drift ECSV; None: table attached to the input, else <rootname>_drift.ecsv beside it
     regressors = force_list(default=list('x_shift', 'y_shift'))  # Candidate drift-table columns to decorrelate against; trace_width is opt-in: it is measured from the same pixels as the flux and absorbs some white noise
-    regressor_selection = option('bic', 'all', default='bic')  # bic: forward selection, a regressor is kept only while it lowers the BIC; all: use every regressor
     regressor_smoothing = integer(default=0)  # Running-median window (integrations) applied to the regressors before the fit, against their measurement noise; steps stay sharp (0: as measured)
-    poly_order = integer(default=1)  # Highest order of the polynomial in time (0: constant)
     poly_selection = option('bic', 'fixed', default='bic')  # bic: fit orders 0..poly_order, keep the lowest BIC; fixed: use poly_order
-    ramp = option('none', 'single', 'double', default='single')  # Most exponential ramp terms
     ramp_selection = option('bic', 'fixed', default='bic')  # bic: fit none..ramp, keep the lowest BIC; fixed: use ramp
-    ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
     astrophysical = option('transit', 'eclipse', 'out_of_transit', 'none', default='transit')  # Astrophysical part of the model (none: systematics only)
     windows = float_list(default=None)  # out_of_transit: start1, end1, start2, end2, ... times excluded from the fit
     free_params = force_list(default=None)  # Fitted astrophysical parameters; None: t0,rp,a,inc (transit) or t0,fp,a (eclipse); a/inc are varied as the duration and impact parameter, u1/u2 as Kipping q1/q2
@@ -65,14 +56,6 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
     u2 = float(default=0.1)  # Quadratic limb darkening u2
     fp = float(default=0.001)  # Planet-to-star flux ratio (eclipse; start from the search's depth when free)
     search_min_snr = float(default=5.0)  # Significance (depth / error) a dip needs in the transit search to be fitted; it is kept only if it lowers the BIC
-    regressor_min_delta_bic = float(default=10.0)  # A regressor is kept only if it lowers the BIC by more than this (10: very strong evidence)
-    min_out_of_transit = integer(default=20)  # Fewest fitted out-of-transit points for the event to be fitted (else systematics only)
-    scale_by_chi2 = boolean(default=True)  # Scale parameter errors by the reduced chi2 when it exceeds 1
-    mcmc = boolean(default=False)  # Sample the posterior with emcee after the least-squares fit
-    nwalkers = integer(default=32)  # emcee walkers
-    nsteps = integer(default=2000)  # emcee steps per walker
-    burn_fraction = float(default=0.5)  # Fraction of each chain discarded as burn-in
-    seed = integer(default=None)  # Random seed for emcee initialization
     save_plot = boolean(default=False)  # Write the diagnostic PNG (also written when save_results)
     output_ext = string(default='.ecsv')  # Output file type
     suffix = string(default='whtlt')  # Default suffix for output files
@@ -164,35 +147,19 @@ class DetrendedWhiteLightStep(PackageStepMixin, Step):
         """
         astro = self.astrophysical
         return dict(
+            self.shared_fit_options(),
             min_wave=self.min_wavelength,
             max_wave=self.max_wavelength,
-            max_bad_fraction=self.max_bad_fraction,
-            fill_window=self.fill_window,
-            clip_sigma=self.clip_sigma,
-            clip_window=self.clip_window,
-            clip_maxiter=self.clip_maxiter,
             time_column=self.time_column,
             regressor_smoothing=self.regressor_smoothing,
-            regressor_selection=self.regressor_selection,
-            regressor_min_delta_bic=self.regressor_min_delta_bic,
-            poly_order=self.poly_order,
             poly_selection=self.poly_selection,
-            ramp=self.ramp,
             ramp_selection=self.ramp_selection,
-            ramp_tau=self.ramp_tau if self.ramp_tau else [0.01, 0.05],
             astrophysical=astro,
             astro_params={k: getattr(self, k) for k in USER_PARAMS},
             free_params=self.free_params if self.free_params is not None else DEFAULT_FREE[astro],
             windows=self.windows,
-            min_out_of_transit=self.min_out_of_transit,
             search_min_snr=self.search_min_snr,
             transit_shape=self.transit_shape,
-            scale_by_chi2=self.scale_by_chi2,
-            mcmc=self.mcmc,
-            nwalkers=self.nwalkers,
-            nsteps=self.nsteps,
-            burn_fraction=self.burn_fraction,
-            seed=self.seed,
         )
 
     def _regressors(self, input_data, model, int_num):

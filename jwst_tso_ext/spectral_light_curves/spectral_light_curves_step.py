@@ -14,6 +14,7 @@ from jwst_tso_ext.lightcurve.products import (
     find_drift_table,
     product_table_meta,
 )
+from jwst_tso_ext.lightcurve.step_options import LightCurveFitOptions
 from jwst_tso_ext.parallel import thread_count
 from jwst_tso_ext.spectral_light_curves.spectral import fit_spectral_light_curves
 from jwst_tso_ext.step_mixin import PackageStepMixin
@@ -27,7 +28,7 @@ DRIFT_META = ("static_y_offset", "static_y_offset_err", "static_y_method", "stat
               "photom_reference", "stellar_template")
 
 
-class SpectralLightCurvesStep(PackageStepMixin, Step):
+class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
     """Fit wavelength-binned light curves with the white light's orbit: the spectrum."""
 
     class_alias = "spectral_light_curves"
@@ -38,33 +39,15 @@ class SpectralLightCurvesStep(PackageStepMixin, Step):
     bin_width = float(default=0.25)  # Constant bin width (micron); unused when bin_edges or resolving_power is given
     resolving_power = float(default=None)  # Constant resolving power lambda / delta lambda of the bins (replaces bin_width)
     bin_edges = float_list(default=None)  # Explicit bin edges (micron), increasing; win over the others
-    max_bad_fraction = float(default=0.5)  # Columns bad in more than this fraction of integrations are excluded everywhere (as for the white light)
-    fill_window = integer(default=10)  # Half-width (integrations) of the neighbourhood that fills a bad column
-    clip_sigma = float(default=5.0)  # Sigma-clipping threshold of each bin's light curve against a running median
-    clip_window = integer(default=21)  # Running-median window (integrations) for clipping
-    clip_maxiter = integer(default=5)  # Maximum clipping iterations
     white_light_table = string(default=None)  # detrended_white_light table (ECSV) with the shared orbit; None: <rootname>_whtlt.ecsv beside the input, else the white light is fitted here with its defaults
-    drift_table = string(default=None)  # wavelength_drift ECSV; None: table attached to the input, else <rootname>_drift.ecsv beside it
     regressors = force_list(default=list('x_shift', 'y_shift'))  # Candidate drift-table columns each bin may decorrelate against (kept by BIC)
-    regressor_selection = option('bic', 'all', default='bic')  # bic: forward selection per bin; all: every regressor in every bin
-    regressor_min_delta_bic = float(default=10.0)  # A regressor is kept only if it lowers the bin's BIC by more than this
-    poly_order = integer(default=1)  # Highest order of each bin's polynomial in time
     poly_selection = option('white_light', 'bic', 'fixed', default='white_light')  # white_light: the white light's order (at most poly_order), coefficients free per bin; bic: orders 0..poly_order per bin, lowest BIC; fixed: poly_order
-    ramp = option('none', 'single', 'double', default='single')  # Most exponential ramp terms per bin
     ramp_selection = option('white_light', 'bic', 'fixed', default='white_light')  # white_light: the white light's ramp terms (at most ramp), amplitudes free per bin, timescales held at its; bic: none..ramp per bin, lowest BIC; fixed: ramp
-    ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
     common_mode = option('none', 'systematics', 'residuals', default='none')  # Divide every bin by the white light's systematics model or by its residuals (1 + residual) before its fit
     limb_darkening = option('white_light', 'fixed', 'free', 'table', default='white_light')  # white_light: the white-light fit's u1, u2 held fixed; fixed: u1, u2 below; free: fitted per bin (as Kipping q1, q2); table: limb_darkening_table
     u1 = float(default=None)  # Quadratic limb darkening u1 (fixed; start of free)
     u2 = float(default=None)  # Quadratic limb darkening u2 (fixed; start of free)
     limb_darkening_table = string(default=None)  # ECSV with columns wavelength (micron), u1, u2, interpolated at the bin centres
-    min_out_of_transit = integer(default=20)  # Fewest fitted out-of-transit points in a bin
-    scale_by_chi2 = boolean(default=True)  # Scale each bin's errors by its reduced chi2 when it exceeds 1
-    mcmc = boolean(default=False)  # Sample each bin's posterior with emcee after the least-squares fit
-    nwalkers = integer(default=32)  # emcee walkers
-    nsteps = integer(default=2000)  # emcee steps per walker
-    burn_fraction = float(default=0.5)  # Fraction of each chain discarded as burn-in
-    seed = integer(default=None)  # Random seed for emcee initialization
     maximum_cores = string(default='all')  # Processes fitting bins in parallel: an integer, 'quarter', 'half', 'all' or 'none'
     save_plot = boolean(default=False)  # Write the spectrum figure <rootname>_tspec.png (also written when save_results)
     output_ext = string(default='.ecsv')  # Output file type
@@ -184,30 +167,14 @@ class SpectralLightCurvesStep(PackageStepMixin, Step):
             table metadata and limb-darkening table).
         """
         return dict(
+            self.shared_fit_options(),
             common_mode=self.common_mode,
             limb_darkening=self.limb_darkening,
             u1=self.u1,
             u2=self.u2,
-            max_bad_fraction=self.max_bad_fraction,
-            fill_window=self.fill_window,
-            clip_sigma=self.clip_sigma,
-            clip_window=self.clip_window,
-            clip_maxiter=self.clip_maxiter,
             n_workers=thread_count(self.maximum_cores, nbins),
-            regressor_selection=self.regressor_selection,
-            regressor_min_delta_bic=self.regressor_min_delta_bic,
-            poly_order=self.poly_order,
             poly_selection=self.poly_selection,
-            ramp=self.ramp,
             ramp_selection=self.ramp_selection,
-            ramp_tau=self.ramp_tau if self.ramp_tau else [0.01, 0.05],
-            min_out_of_transit=self.min_out_of_transit,
-            scale_by_chi2=self.scale_by_chi2,
-            mcmc=self.mcmc,
-            nwalkers=self.nwalkers,
-            nsteps=self.nsteps,
-            burn_fraction=self.burn_fraction,
-            seed=self.seed,
         )
 
     def _white_light(self, input_data, model, white_light):

@@ -1,0 +1,72 @@
+"""
+The light-curve fit options that the white-light and spectral steps share.
+
+`LightCurveFitOptions` is a mixin for the two light-curve steps: stpipe merges the
+``spec`` of every class in a step's MRO, so the parameters declared here (clipping,
+bad-bin filling, systematics model, errors and sampling) are parameters of both steps,
+with one default and one help text, and `LightCurveFitOptions.shared_fit_options`
+reads them into keyword arguments of the light-curve functions in one place. Each step
+declares in its own ``spec`` only what is its own (wavelength range, the event for the
+white light; bins, limb darkening and the white light's choices for the spectrum).
+"""
+
+__all__ = ["DEFAULT_RAMP_TAU", "LightCurveFitOptions"]
+
+#: Initial ramp timescales (days) when ``ramp_tau`` is not given.
+DEFAULT_RAMP_TAU = (0.01, 0.05)
+
+
+class LightCurveFitOptions:
+    """Mixin: the parameters shared by the light-curve steps, and their reader."""
+
+    spec = """
+    max_bad_fraction = float(default=0.5)  # Wavelength columns bad in more than this fraction of integrations are excluded everywhere
+    fill_window = integer(default=10)  # Half-width (integrations) of the neighbourhood that fills a bad column
+    clip_sigma = float(default=5.0)  # Sigma-clipping threshold of a light curve against a running median
+    clip_window = integer(default=21)  # Running-median window (integrations) for clipping
+    clip_maxiter = integer(default=5)  # Maximum clipping iterations
+    drift_table = string(default=None)  # wavelength_drift ECSV; None: table attached to the input, else <rootname>_drift.ecsv beside it
+    regressor_selection = option('bic', 'all', default='bic')  # bic: forward selection, a regressor is kept only while it lowers the BIC; all: use every regressor
+    regressor_min_delta_bic = float(default=10.0)  # A regressor is kept only if it lowers the BIC by more than this (10: very strong evidence)
+    poly_order = integer(default=1)  # Highest order of the polynomial in time (0: constant)
+    ramp = option('none', 'single', 'double', default='single')  # Most exponential ramp terms
+    ramp_tau = float_list(default=None)  # Initial ramp timescale(s) in days; default 0.01 (and 0.05)
+    min_out_of_transit = integer(default=20)  # Fewest fitted points outside the event for the event to be fitted (else systematics only)
+    scale_by_chi2 = boolean(default=True)  # Scale parameter errors by the reduced chi2 when it exceeds 1
+    mcmc = boolean(default=False)  # Sample the posterior with emcee after the least-squares fit
+    nwalkers = integer(default=32)  # emcee walkers
+    nsteps = integer(default=2000)  # emcee steps per walker
+    burn_fraction = float(default=0.5)  # Fraction of each chain discarded as burn-in
+    seed = integer(default=None)  # Random seed for emcee initialization
+    """  # noqa: E501
+
+    def shared_fit_options(self):
+        """
+        The shared parameters as keyword arguments of the light-curve functions.
+
+        Returns
+        -------
+        dict
+            ``max_bad_fraction``, ``fill_window``, the clipping options and the
+            options of :func:`~jwst_tso_ext.lightcurve.fit_selection.detrend` that
+            both steps pass (``drift_table`` is not in it: the steps read the table).
+        """
+        return dict(
+            max_bad_fraction=self.max_bad_fraction,
+            fill_window=self.fill_window,
+            clip_sigma=self.clip_sigma,
+            clip_window=self.clip_window,
+            clip_maxiter=self.clip_maxiter,
+            regressor_selection=self.regressor_selection,
+            regressor_min_delta_bic=self.regressor_min_delta_bic,
+            poly_order=self.poly_order,
+            ramp=self.ramp,
+            ramp_tau=list(self.ramp_tau) if self.ramp_tau else list(DEFAULT_RAMP_TAU),
+            min_out_of_transit=self.min_out_of_transit,
+            scale_by_chi2=self.scale_by_chi2,
+            mcmc=self.mcmc,
+            nwalkers=self.nwalkers,
+            nsteps=self.nsteps,
+            burn_fraction=self.burn_fraction,
+            seed=self.seed,
+        )

@@ -165,6 +165,24 @@ def test_second_order_is_chosen_by_bic_and_a_negative_nightside_is_kept(caplog):
     assert "sigma below zero" in caplog.text
 
 
+def test_fixed_shape_fits_depth_and_planet_flux_linearly():
+    """As a spectral bin would: the white light's orbit and shape, depth and fluxes free."""
+    from jwst_tso_ext.lightcurve.model import LightCurveModel, fit_light_curve
+
+    planet = lambda phi: sinusoid(phi, 1e-3, 6e-4, 8.0)  # noqa: E731
+    time, flux = phase_curve_light_curve(planet, nints=600)
+    d = np.radians(8.0)
+    shape = dict(ORBIT, t0=T0, period=PERIOD, rp_shape=ORBIT["rp"], depth=0.01,
+                 phase_sin1=6e-4 * np.sin(d))
+    model = LightCurveModel(time, poly_order=0, ramp="none", astrophysical="phase_curve",
+                            astro_params=shape, free_params=["depth", "fp_day", "fp_night"])
+    result = fit_light_curve(model, flux, np.full(time.size, 1e-4), np.ones(time.size, bool))
+    values = dict(zip(result["names"], result["values"], strict=True))
+    assert values["depth"] == pytest.approx(ORBIT["rp"] ** 2, rel=1e-6)
+    assert values["fp_day"] == pytest.approx(planet(0.5), abs=1e-9)
+    assert values["fp_night"] == pytest.approx(planet(0.0), abs=1e-9)
+
+
 def test_phase_curve_needs_a_period():
     time, flux = phase_curve_light_curve(lambda phi: sinusoid(phi, 2e-3, 1e-3, 0.0), 300)
     with pytest.raises(ValueError, match="needs the orbital period"):

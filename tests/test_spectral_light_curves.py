@@ -338,7 +338,7 @@ def _long_form(spectra, edges):
 
 
 def test_long_form_table_without_white_light_recovers_the_band():
-    spectra, depth, star, _ = _scene(nints=300)
+    spectra, depth, star, _ = _scene(nints=400)  # 80 min: the transit and a baseline
     edges = bin_edges(5.0, 12.0, width=1.75)
     table = _long_form(spectra, edges)
     table["lcdata"][5] = np.nan  # one entry of the first bin: left out of its fit

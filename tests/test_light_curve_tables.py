@@ -117,6 +117,18 @@ def test_masked_and_nonfinite_rows_skipped_with_counts(caplog):
     assert "3 of 800 rows skipped" in caplog.text
 
 
+def test_no_crds_lookup_or_datamodel_warning_for_a_table(caplog, tmp_path):
+    table = light_curve_table()
+    table.write(tmp_path / "lc.ecsv")
+    for source in (table, str(tmp_path / "lc.ecsv")):
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            DetrendedWhiteLightStep.call(source, **FIT)
+        assert "no CRDS parameter reference is looked up" in caplog.text
+        assert "AbstractDataModel" not in caplog.text
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
 def test_given_table_is_not_modified():
     table = light_curve_table()
     table["flux"][5] = np.nan
@@ -144,7 +156,11 @@ def test_jwst_product_is_not_a_table():
     assert not is_light_curve_table(str(REALDATA / "ngts10_sim_mirisim_4int_calints.fits"))
 
 
-def test_eureka_stage5_table_reads_without_options():
+def test_eureka_stage5_table_reads_without_options(tmp_path):
+    # Eureka! names it S5_..._Table_Save_ch0.txt: ECSV in a .txt, read as well
+    txt = tmp_path / "S5_Table_Save_ch0.txt"
+    txt.write_bytes(EUREKA.read_bytes())
+    np.testing.assert_array_equal(read_light_curve(txt)["flux"], read_light_curve(EUREKA)["flux"])
     lc = read_light_curve(EUREKA, regressors=["ypos", "ywidth"])
     assert lc["flux"].size == 4095  # 4096 rows, one all-NaN
     assert lc["time_scale"] == "BJD_TDB" and "BMJD_TDB assumed" in lc["meta"]["input_time_scale"]

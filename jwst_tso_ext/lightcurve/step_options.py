@@ -104,6 +104,31 @@ class LightCurveTableInput:
                     error_column=self.table_error_column)
 
     @classmethod
+    def build_config(cls, input, **kwargs):  # noqa: A002 (stpipe's name)
+        """
+        Build the configuration as stpipe does, without a CRDS lookup for a table.
+
+        Parameters
+        ----------
+        input : object
+            The step's input (what ``call`` was given first).
+        **kwargs
+            Parameters and ``config_file``, as for stpipe.
+
+        Returns
+        -------
+        config : configobj.ConfigObj
+            The configuration.
+        config_file : str or None
+            The configuration file.
+        """
+        if is_light_curve_table(input):
+            log.info("Input is a light-curve table: no CRDS parameter reference is "
+                     "looked up.")
+            input = None  # noqa: A001
+        return super().build_config(input, **kwargs)
+
+    @classmethod
     def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
         """
         Get the step parameters from CRDS, except for a light-curve table.

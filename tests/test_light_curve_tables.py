@@ -253,8 +253,8 @@ BAD = {
     "decreasing": r"times must increase: 'time' of row 100 .* is before that of row 99",
     "duplicated": r"times must increase: 'time' of row 100 .* repeats that of row 99",
     "all-NaN flux": "column 'flux' has no finite, unmasked value",
-    "negative error": r"1 rows have a zero or negative 'flux_err' \(rows \[7\]",
-    "zero error": r"1 rows have a zero or negative 'flux_err' \(rows \[7\]",
+    "negative error": r"1 row has a zero or negative 'flux_err' \(rows 7; counted from 0\)",
+    "zero error": r"1 row has a zero or negative 'flux_err' \(rows 7; counted from 0\)",
     "long form": "holds 2 wavelengths .* spectral_light_curves reads it",
 }
 

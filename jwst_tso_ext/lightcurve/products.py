@@ -34,7 +34,7 @@ def product_root(name):
     root : str
         E.g. ``jw01`` or ``lc``.
     separator : str or None
-        The separator before the suffix removed (``_``), None when there was none.
+        The separator before the suffix (``_``), as jwst's ``remove_suffix`` gives it.
     """
     for suffix in OWN_SUFFIXES:
         if name.endswith(f"_{suffix}"):

@@ -84,7 +84,7 @@ class LightCurveTableInput:
     """Mixin: the light-curve steps also take a light-curve table (or its file)."""
 
     spec = """
-    table_time_column = string(default=None)  # Light-curve table input: the time column; None: found by name (BJD_TDB, bjd, MJD_UTC, mjd, time, ...; time_column chooses when both scales are present)
+    table_time_column = string(default=None)  # Light-curve table input: the time column; None: found by name (BJD_TDB, bjd, MJD_UTC, mjd, time, ...)
     table_flux_column = string(default=None)  # Light-curve table input: the flux column; None: flux, whitelight_flux or lcdata
     table_error_column = string(default=None)  # Light-curve table input: the flux-error column; None: flux_err, whitelight_flux_err or lcerr
     """  # noqa: E501

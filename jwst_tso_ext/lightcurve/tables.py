@@ -271,11 +271,12 @@ def _skip_rows(values, regressors, names, origin):
 
 def _check_errors(error, rows, name, origin):
     """Every error positive."""
-    bad = error <= 0
-    if bad.any():
-        first = rows[np.flatnonzero(bad)[:5]].tolist()
-        raise ValueError(f"{origin}: {int(bad.sum())} rows have a zero or negative "
-                         f"{name!r} (rows {first}...): errors must be positive.")
+    bad = np.flatnonzero(error <= 0)
+    if bad.size:
+        listed = ", ".join(str(row) for row in rows[bad[:5]]) + (", ..." if bad.size > 5 else "")
+        count = "1 row has" if bad.size == 1 else f"{bad.size} rows have"
+        raise ValueError(f"{origin}: {count} a zero or negative {name!r} (rows {listed}; "
+                         "counted from 0): errors must be positive.")
 
 
 def _check_increasing(time, rows, name, origin, where=""):

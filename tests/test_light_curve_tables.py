@@ -151,6 +151,17 @@ def test_files_read_alike(tmp_path, fmt, ext):
     np.testing.assert_allclose(lc["regressors"]["ypos"], table["ypos"])
 
 
+def test_fits_table_runs_through_the_step(tmp_path):
+    """A FITS table (no ASDF extension) is a table, not a JWST product to check."""
+    path = tmp_path / "lc.fits"
+    light_curve_table(("BJD_TDB", "flux", "flux_err")).write(path)
+    result = DetrendedWhiteLightStep.call(str(path), regressors=["ypos"], save_results=True,
+                                          output_dir=str(tmp_path), **FIT)
+    assert result.meta["input_table"] == str(path) and result.meta["regressors"] == ["ypos"]
+    assert abs(result.meta["rp"] - RP) < 3 * result.meta["rp_err"]
+    assert (tmp_path / "lc_whtlt.ecsv").exists()
+
+
 def test_jwst_product_is_not_a_table():
     assert not is_table_file(REALDATA / "ngts10_sim_mirisim_4int_calints.fits")
     assert not is_light_curve_table(str(REALDATA / "ngts10_sim_mirisim_4int_calints.fits"))

@@ -300,6 +300,11 @@ def test_eclipse_spectrum_fits_fp_per_bin():
 def test_long_form_table_refits_to_the_same_spectrum(tmp_path):
     """Our own _speclc.ecsv read back (long form) gives the spectrum of the x1dints run."""
     spectra, *_ = _scene(nints=400)
+    rng = np.random.default_rng(5)
+    x_shift = np.sin(np.arange(400) / 23.0) + 0.2 * rng.standard_normal(400)
+    spectra["flux"] *= 1.0 + 3e-3 * x_shift[:, None]  # a pointing systematic in every bin
+    Table({"int_num": spectra["int_num"], "x_shift": x_shift,
+           "y_shift": rng.standard_normal(400)}).write(tmp_path / "jw_spec_drift.ecsv")
     table, _ = _white(spectra)
     table.meta["detrended_white_light"] = "COMPLETE"
     table.write(tmp_path / "jw_spec_whtlt.ecsv", format="ascii.ecsv")
@@ -320,6 +325,8 @@ def test_long_form_table_refits_to_the_same_spectrum(tmp_path):
     assert refit.meta["time_column"] == "BJD_TDB" and refit.meta["bins"] == "the table's own"
     np.testing.assert_allclose(refit["wavelength"], first["wavelength"])
     np.testing.assert_allclose(refit["bin_width"], first["bin_width"])
+    assert "x_shift" in "".join(first["regressors"])  # the drift regressor was needed
+    assert list(refit["regressors"]) == list(first["regressors"])  # and read from the table
     np.testing.assert_allclose(refit["depth"], first["depth"], rtol=1e-6)
     np.testing.assert_allclose(refit["depth_err"], first["depth_err"], rtol=1e-6)
     for name in ("jw_spec_tspec.ecsv", "jw_spec_speclc.ecsv"):

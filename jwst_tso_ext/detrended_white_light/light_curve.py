@@ -38,24 +38,18 @@ def make_detrended_light_curve(
     spectra : dict
         As returned by ``spectra_from_model``: ``int_num``, ``mjd_utc``, ``bjd_tdb``,
         ``wavelength``, ``flux``, ``error``, ``dq``, ``flux_unit``.
-    regressors : dict of str to ndarray, optional
-        Decorrelation regressors aligned with the integrations (raw values; also written
-        as columns).
+    regressors, time_column, table_meta
+        See :func:`detrend_white_light` (the wavelength range and the bins used are
+        added to the metadata).
     min_wave, max_wave, max_bad_fraction, fill_window
         See :func:`~jwst_tso_ext.lightcurve.binning.sum_white_light`.
-    time_column : {'BJD_TDB', 'MJD_UTC'}
-        Time axis of the fit (falls back to ``MJD_UTC`` when BJD_TDB is missing).
-    table_meta : dict, optional
-        Metadata copied first into ``table.meta`` (instrument, target, ...).
     **options
         Clipping, regressor smoothing and fit options of :func:`detrend_white_light`.
 
     Returns
     -------
-    table : `~astropy.table.QTable`
-        One row per integration (see the step documentation for columns).
-    result : dict
-        The ``detrend`` result, plus ``time_column`` and ``regressor_names``.
+    table, result
+        As :func:`detrend_white_light` returns them.
     """
     white, white_err, info = sum_white_light(
         spectra["wavelength"], spectra["flux"], spectra["error"], spectra.get("dq"),

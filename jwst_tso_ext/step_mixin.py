@@ -15,6 +15,8 @@ import warnings
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 
+from jwst_tso_ext.lightcurve.tables import is_table_file
+
 __all__ = ["PACKAGE_LOGGER", "PackageStepMixin", "check_input_file"]
 
 #: Root logger of the package (every module logs under ``jwst_tso_ext.*``).
@@ -59,8 +61,9 @@ def check_input_file(path):
 
 
 def _is_product_path(value):
-    """A file argument that should be a FITS product (not an association or a model)."""
-    return isinstance(value, (str, os.PathLike)) and not os.fspath(value).endswith(".json")
+    """A file argument that should be a FITS product (not an association, model or table)."""
+    return (isinstance(value, (str, os.PathLike)) and not os.fspath(value).endswith(".json")
+            and not is_table_file(value))
 
 
 class PackageStepMixin:

@@ -294,3 +294,83 @@ def test_eclipse_spectrum_fits_fp_per_bin():
     assert "depth" not in tspec.colnames
     assert np.all(np.abs(tspec["fp"] - truth) < 3 * tspec["fp_err"])
     assert np.all(tspec["fp_err"] < 2e-4)
+
+
+@pytest.mark.slow
+def test_long_form_table_refits_to_the_same_spectrum(tmp_path):
+    """Our own _speclc.ecsv read back (long form) gives the spectrum of the x1dints run."""
+    spectra, *_ = _scene(nints=400)
+    rng = np.random.default_rng(5)
+    x_shift = np.sin(np.arange(400) / 23.0) + 0.2 * rng.standard_normal(400)
+    spectra["flux"] *= 1.0 + 3e-3 * x_shift[:, None]  # a pointing systematic in every bin
+    Table({"int_num": spectra["int_num"], "x_shift": x_shift,
+           "y_shift": rng.standard_normal(400)}).write(tmp_path / "jw_spec_drift.ecsv")
+    table, _ = _white(spectra)
+    table.meta["detrended_white_light"] = "COMPLETE"
+    table.write(tmp_path / "jw_spec_whtlt.ecsv", format="ascii.ecsv")
+    path = tmp_path / "jw_spec_x1dints.fits"
+    _x1dints(spectra).save(path)
+    options = {"ramp_tau": [0.01], "maximum_cores": "1", "save_results": True}
+    first = SpectralLightCurvesStep.call(str(path), output_dir=str(tmp_path), bin_width=1.0,
+                                         **options)
+    curves = tmp_path / "jw_spec_speclc.ecsv"
+    before = curves.read_bytes()
+    with pytest.raises(ValueError, match="would overwrite the input table"):
+        SpectralLightCurvesStep.call(str(curves), output_dir=str(tmp_path), **options)
+    out = tmp_path / "refit"
+    refit = SpectralLightCurvesStep.call(str(curves), output_dir=str(out), **options)
+    assert curves.read_bytes() == before
+    # the white light beside the table (root without _speclc) gives the orbit
+    assert refit.meta["white_light_table"].endswith("jw_spec_whtlt.ecsv")
+    assert refit.meta["time_column"] == "BJD_TDB" and refit.meta["bins"] == "the table's own"
+    np.testing.assert_allclose(refit["wavelength"], first["wavelength"])
+    np.testing.assert_allclose(refit["bin_width"], first["bin_width"])
+    assert "x_shift" in "".join(first["regressors"])  # the drift regressor was needed
+    assert list(refit["regressors"]) == list(first["regressors"])  # and read from the table
+    np.testing.assert_allclose(refit["depth"], first["depth"], rtol=1e-6)
+    np.testing.assert_allclose(refit["depth_err"], first["depth_err"], rtol=1e-6)
+    for name in ("jw_spec_tspec.ecsv", "jw_spec_speclc.ecsv"):
+        assert (out / name).is_file(), name
+
+
+def _long_form(spectra, edges):
+    """The bins of ``spectra`` as a long-form table (one row per time and bin)."""
+    flux, err, _ = sum_bins(spectra["wavelength"], spectra["flux"], spectra["error"],
+                            edges=edges)
+    nints, nbins = flux.shape
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    return Table({"wavelength": np.repeat(centres, nints),
+                  "BJD_TDB": np.tile(spectra["bjd_tdb"], nbins),
+                  "lcdata": flux.T.ravel(), "lcerr": err.T.ravel()})
+
+
+def test_long_form_table_without_white_light_recovers_the_band():
+    spectra, depth, star, _ = _scene(nints=400)  # 80 min: the transit and a baseline
+    edges = bin_edges(5.0, 12.0, width=1.75)
+    table = _long_form(spectra, edges)
+    table["lcdata"][5] = np.nan  # one entry of the first bin: left out of its fit
+    before = table.copy(copy_data=True)
+    result = SpectralLightCurvesStep.call(table, ramp_tau=[0.01], maximum_cores="1")
+    for name in table.colnames:  # the given table is not modified
+        np.testing.assert_array_equal(table[name], before[name])
+    assert result.meta["white_light_table"] == "fitted by spectral_light_curves"
+    truth = _truth_per_bin(spectra["wavelength"], depth, star, edges)
+    np.testing.assert_allclose(result["wavelength"].value, 0.5 * (edges[1:] + edges[:-1]))
+    assert np.all(np.abs(result["depth"] - truth) < 3 * result["depth_err"])
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda t: t.remove_column("wavelength"), "no wavelength column"),
+    (lambda t: t.__setitem__("BJD_TDB", np.where(np.arange(len(t)) == 3, t["BJD_TDB"][2],
+                                                 t["BJD_TDB"])),
+     r"times must increase within the bin at 5.5: 'BJD_TDB' of row 3 .* repeats"),
+    (lambda t: t.__setitem__("lcerr", -t["lcerr"]), "zero or negative 'lcerr'"),
+    (lambda t: t.rename_column("lcdata", "counts"), "no flux column found"),
+])
+def test_bad_long_form_tables(change, match):
+    spectra, *_ = _scene(nints=50)
+    table = _long_form(spectra, bin_edges(5.0, 12.0, width=1.0))
+    change(table)
+    with pytest.raises(ValueError, match=match) as error:
+        SpectralLightCurvesStep.call(table)
+    assert error.traceback[-1].path.name == "tables.py"

@@ -3,14 +3,22 @@
 import logging
 
 import numpy as np
-from astropy.table import QTable
+from astropy.table import QTable, Table
 from jwst.stpipe import Step
 
-from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
+from jwst_tso_ext.detrended_white_light.light_curve import (
+    detrend_white_light,
+    make_detrended_light_curve,
+)
 from jwst_tso_ext.lightcurve.binning import spectra_from_model
 from jwst_tso_ext.lightcurve.model import USER_PARAMS, regressors_from_drift_table
 from jwst_tso_ext.lightcurve.products import find_drift_table, product_table_meta
-from jwst_tso_ext.lightcurve.step_options import LightCurveFitOptions
+from jwst_tso_ext.lightcurve.step_options import LightCurveFitOptions, LightCurveTableInput
+from jwst_tso_ext.lightcurve.tables import (
+    check_not_overwritten,
+    is_light_curve_table,
+    read_light_curve,
+)
 from jwst_tso_ext.step_mixin import PackageStepMixin
 
 log = logging.getLogger(__name__)
@@ -27,16 +35,16 @@ DEFAULT_FREE = {
 }
 
 
-class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, Step):
-    """Sum x1dints spectra into a white-light curve and fit systematics and a transit."""
+class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, LightCurveTableInput, Step):
+    """Sum x1dints spectra (or read a light-curve table) and fit systematics and a transit."""
 
     class_alias = "detrended_white_light"
 
     spec = """
     min_wavelength = float(default=5.0)  # Lower limit (micron) of the white-light sum
     max_wavelength = float(default=12.0)  # Upper limit (micron) of the white-light sum
-    time_column = option('BJD_TDB', 'MJD_UTC', default='BJD_TDB')  # Time axis of the fit; t0 in the same (MJD-like) days
-    regressors = force_list(default=list('x_shift', 'y_shift'))  # Candidate drift-table columns to decorrelate against; trace_width is opt-in: it is measured from the same pixels as the flux and absorbs some white noise
+    time_column = option('BJD_TDB', 'MJD_UTC', default='BJD_TDB')  # Time axis of the fit; t0 in the same (MJD-like) days (a light-curve table: the column preferred when it holds both; t0 in the table's days)
+    regressors = force_list(default=list('x_shift', 'y_shift'))  # Candidate regressors to decorrelate against: drift-table columns (x1dints input; trace_width is opt-in: it is measured from the same pixels as the flux and absorbs some white noise), or the table's own columns (light-curve table input, e.g. ypos,ywidth)
     regressor_smoothing = integer(default=0)  # Running-median window (integrations) applied to the regressors before the fit, against their measurement noise; steps stay sharp (0: as measured)
     poly_selection = option('bic', 'fixed', default='bic')  # bic: fit orders 0..poly_order, keep the lowest BIC; fixed: use poly_order
     ramp_selection = option('bic', 'fixed', default='bic')  # bic: fit none..ramp, keep the lowest BIC; fixed: use ramp
@@ -68,12 +76,15 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, Step):
 
     def process(self, input_data):
         """
-        Build, detrend and fit the white-light curve of an x1dints product.
+        Build, detrend and fit the white-light curve of an x1dints product or a table.
 
         Parameters
         ----------
-        input_data : str or `~stdatamodels.jwst.datamodels.TSOMultiSpecModel` or `~stdatamodels.jwst.datamodels.MultiSpecModel`
-            The x1dints product or its path.
+        input_data : str or `~stdatamodels.jwst.datamodels.TSOMultiSpecModel` or `~stdatamodels.jwst.datamodels.MultiSpecModel` or `~astropy.table.Table`
+            The x1dints product or its path, or a light-curve table (one row per
+            integration) or its ECSV, CSV or FITS file (see
+            :func:`~jwst_tso_ext.lightcurve.tables.read_light_curve`); a table given
+            is not modified.
 
         Returns
         -------
@@ -92,8 +103,13 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, Step):
             ``_err``) and ``phase_order``, the drift table used and
             ``meta['detrended_white_light']``: ``COMPLETE``, or ``SKIPPED`` (empty table)
             when the input holds no spectra.  Written as ``<rootname>_whtlt.ecsv`` (and
-            the diagnostic ``_whtlt.png``) when ``save_results`` is set.
+            the diagnostic ``_whtlt.png``) when ``save_results`` is set.  From a table,
+            ``n_filled_bins`` is absent, the time goes to the ``BJD_TDB`` or ``MJD_UTC``
+            column of its scale (the other is NaN), and ``meta`` says which columns were
+            read and which time scale was assumed (``input_time_scale``).
         """  # noqa: E501
+        if is_light_curve_table(input_data):
+            return self._fit_table(input_data)
         # Only read from the input: no copy needed, and nothing is written back to it.
         model = self.prepare_output(input_data, make_copy=False)
         if not model.hasattr("spec") or len(model.spec) == 0:
@@ -120,10 +136,31 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, Step):
             **self.light_curve_options(),
         )
         table.meta["drift_table"] = self._drift_path_used
+        return self._finish(table, result)
+
+    def _fit_table(self, source):
+        """Read a light-curve table, fit it, write the products."""
+        if self.save_results and not isinstance(source, Table):
+            check_not_overwritten(source, self.make_output_path())
+        light_curve = read_light_curve(source, regressors=self.regressors,
+                                       prefer_time=self.time_column,
+                                       **self.table_column_options())
+        options = self.light_curve_options()
+        for name in ("min_wave", "max_wave", "max_bad_fraction", "fill_window"):
+            options.pop(name)  # of the wavelength sum, which a table has had
+        if self.drift_table is not None:
+            log.warning("drift_table is not used with a light-curve table: regressors are "
+                        "the table's own columns (regressors parameter).")
+        options["time_column"] = light_curve["time_scale"]
+        table, result = detrend_white_light(light_curve, regressors=light_curve["regressors"],
+                                            table_meta=light_curve["meta"], **options)
+        return self._finish(table, result)
+
+    def _finish(self, table, result):
+        """Set the status, write the products when asked, return the table."""
         # COMPLETE: the requested model (or its BIC choice) was fitted; REDUCED: the data
         # could not support part of it (meta['dropped'] says what and why)
         table.meta[self.class_alias] = table.meta["fit_status"]
-
         if self.save_results:
             output_path = self.make_output_path()
             table.write(output_path, format="ascii.ecsv", overwrite=True)

@@ -3,7 +3,9 @@ Orchestration: spectra arrays -> white light -> clipping -> fit -> output table.
 
 No datamodels here: the step unpacks the x1dints model with
 :func:`~jwst_tso_ext.lightcurve.binning.spectra_from_model` and passes
-the arrays in.
+the arrays in; a light-curve table read by
+:func:`~jwst_tso_ext.lightcurve.tables.read_light_curve` enters at
+:func:`detrend_white_light`.
 """
 
 import logging
@@ -17,16 +19,16 @@ from jwst_tso_ext.lightcurve import noise
 from jwst_tso_ext.lightcurve.binning import sum_white_light, time_axis
 from jwst_tso_ext.lightcurve.clipping import running_median, sigma_clip_series
 from jwst_tso_ext.lightcurve.fit_selection import detrend
+from jwst_tso_ext.lightcurve.tables import check_period
 
 log = logging.getLogger(__name__)
 
-__all__ = ["make_detrended_light_curve"]
+__all__ = ["detrend_white_light", "make_detrended_light_curve"]
 
 
 def make_detrended_light_curve(
     spectra, regressors=None, min_wave=5.0, max_wave=12.0, max_bad_fraction=0.5, fill_window=10,
-    clip_sigma=5.0, clip_window=21, clip_maxiter=5, time_column="BJD_TDB", table_meta=None,
-    regressor_smoothing=0, **fit_options,
+    time_column="BJD_TDB", table_meta=None, **options,
 ):
     """
     Build the detrended white-light table from extracted spectra.
@@ -36,13 +38,64 @@ def make_detrended_light_curve(
     spectra : dict
         As returned by ``spectra_from_model``: ``int_num``, ``mjd_utc``, ``bjd_tdb``,
         ``wavelength``, ``flux``, ``error``, ``dq``, ``flux_unit``.
+    regressors, time_column, table_meta
+        See :func:`detrend_white_light` (the wavelength range and the bins used are
+        added to the metadata).
+    min_wave, max_wave, max_bad_fraction, fill_window
+        See :func:`~jwst_tso_ext.lightcurve.binning.sum_white_light`.
+    **options
+        Clipping, regressor smoothing and fit options of :func:`detrend_white_light`.
+
+    Returns
+    -------
+    table, result
+        As :func:`detrend_white_light` returns them.
+    """
+    white, white_err, info = sum_white_light(
+        spectra["wavelength"], spectra["flux"], spectra["error"], spectra.get("dq"),
+        min_wave=min_wave, max_wave=max_wave, max_bad_fraction=max_bad_fraction,
+        fill_window=fill_window,
+    )
+    # integrations whose white light is mostly filled from neighbours (all NaN, flagged
+    # or zero) carry no measurement of their own: excluded from the fit like clipped ones
+    mostly_filled = info["n_filled"] > max_bad_fraction * info["bins_used"].size
+    if mostly_filled.any():
+        log.warning(f"{int(mostly_filled.sum())} integrations have more than "
+                    f"{100 * max_bad_fraction:.0f}% bad bins (int_num "
+                    f"{list(np.asarray(spectra['int_num'])[mostly_filled])}); "
+                    "flagged as clipped and excluded from the fit.")
+    meta = OrderedDict(table_meta or {})
+    meta["min_wavelength"] = float(min_wave)
+    meta["max_wavelength"] = float(max_wave)
+    meta["n_wavelength_bins"] = int(info["bins_used"].size)
+    meta["n_bins_excluded"] = int(info["bins_excluded"].size)
+    meta["n_entries_filled"] = int(info["n_filled"].sum())
+    light_curve = {key: spectra[key] for key in ("int_num", "mjd_utc", "bjd_tdb", "flux_unit")}
+    light_curve.update(flux=white, error=white_err, n_filled=info["n_filled"])
+    return detrend_white_light(light_curve, regressors=regressors, time_column=time_column,
+                               table_meta=meta, excluded=mostly_filled, **options)
+
+
+def detrend_white_light(
+    light_curve, regressors=None, clip_sigma=5.0, clip_window=21, clip_maxiter=5,
+    time_column="BJD_TDB", table_meta=None, regressor_smoothing=0, excluded=None,
+    **fit_options,
+):
+    """
+    Clip, detrend and fit a white-light curve; build its table.
+
+    Parameters
+    ----------
+    light_curve : dict
+        ``int_num``, ``mjd_utc``, ``bjd_tdb``, ``flux``, ``error`` (n,) and ``flux_unit``
+        (str or None), optionally ``n_filled`` (bad bins filled per integration): the
+        white light of an x1dints product (:func:`make_detrended_light_curve`) or a
+        light-curve table (:func:`~jwst_tso_ext.lightcurve.tables.read_light_curve`).
     regressors : dict of str to ndarray, optional
         Decorrelation regressors aligned with the integrations (raw values; also written
         as columns).
-    min_wave, max_wave, max_bad_fraction, fill_window
-        See :func:`~jwst_tso_ext.lightcurve.binning.sum_white_light`.
     clip_sigma, clip_window, clip_maxiter
-        See :func:`~jwst_tso_ext.lightcurve.binning.sigma_clip_series`.
+        See :func:`~jwst_tso_ext.lightcurve.clipping.sigma_clip_series`.
     time_column : {'BJD_TDB', 'MJD_UTC'}
         Time axis of the fit (falls back to ``MJD_UTC`` when BJD_TDB is missing).
     table_meta : dict, optional
@@ -51,6 +104,8 @@ def make_detrended_light_curve(
         Window (integrations) of a running median applied to each regressor before the
         fit; 0 or 1 leaves them as measured. Measurement noise in a regressor biases its
         coefficient toward zero; a median keeps steps sharp.
+    excluded : ndarray of bool (n,), optional
+        Integrations flagged as clipped and left out of the fit before the clipping.
     **fit_options
         Passed to :func:`~jwst_tso_ext.lightcurve.fit_selection.detrend`.
 
@@ -60,26 +115,24 @@ def make_detrended_light_curve(
         One row per integration (see the step documentation for columns).
     result : dict
         The ``detrend`` result, plus ``time_column`` and ``regressor_names``.
+
+    Raises
+    ------
+    ValueError
+        If the period is not longer than the cadence (see
+        :func:`~jwst_tso_ext.lightcurve.tables.check_period`).
     """
-    white, white_err, info = sum_white_light(
-        spectra["wavelength"], spectra["flux"], spectra["error"], spectra.get("dq"),
-        min_wave=min_wave, max_wave=max_wave, max_bad_fraction=max_bad_fraction,
-        fill_window=fill_window,
-    )
-    mjd = np.asarray(spectra["mjd_utc"], float)
-    bjd = np.asarray(spectra["bjd_tdb"], float)
-    time, time_column = time_axis(spectra, time_column)
+    white = np.asarray(light_curve["flux"], float)
+    white_err = np.asarray(light_curve["error"], float)
+    mjd = np.asarray(light_curve["mjd_utc"], float)
+    bjd = np.asarray(light_curve["bjd_tdb"], float)
+    time, time_column = time_axis(light_curve, time_column)
+    if time_column != "INT_NUM":
+        check_period(time, (fit_options.get("astro_params") or {}).get("period"))
     clipped = sigma_clip_series(white, window=clip_window, nsigma=clip_sigma, maxiter=clip_maxiter)
     clipped |= ~np.isfinite(time)
-    # integrations whose white light is mostly filled from neighbours (all NaN, flagged
-    # or zero) carry no measurement of their own: excluded from the fit like clipped ones
-    mostly_filled = info["n_filled"] > max_bad_fraction * info["bins_used"].size
-    if mostly_filled.any():
-        log.warning(f"{int(mostly_filled.sum())} integrations have more than "
-                    f"{100 * max_bad_fraction:.0f}% bad bins (int_num "
-                    f"{list(np.asarray(spectra['int_num'])[mostly_filled])}); "
-                    "flagged as clipped and excluded from the fit.")
-        clipped |= mostly_filled
+    if excluded is not None:
+        clipped |= excluded
     if clipped.any():
         log.info(f"Sigma clipping flagged {int(clipped.sum())} of {clipped.size} integrations "
                  "(kept in the table, excluded from the fit).")
@@ -95,14 +148,15 @@ def make_detrended_light_curve(
 
     tbl = QTable(meta=OrderedDict(table_meta or {}))
     meta = tbl.meta
-    unit = spectra.get("flux_unit")
+    unit = light_curve.get("flux_unit")
     q = (lambda x: x << u.Unit(unit)) if unit else (lambda x: x)
     tbl["MJD_UTC"] = mjd
     tbl["BJD_TDB"] = bjd
-    tbl["int_num"] = np.asarray(spectra["int_num"], int)
+    tbl["int_num"] = np.asarray(light_curve["int_num"], int)
     tbl["whitelight_flux"] = q(white)
     tbl["whitelight_flux_err"] = q(white_err)
-    tbl["n_filled_bins"] = info["n_filled"].astype(int)
+    if light_curve.get("n_filled") is not None:
+        tbl["n_filled_bins"] = np.asarray(light_curve["n_filled"], int)
     tbl["clipped"] = clipped
     tbl["used_in_fit"] = fit_mask
     tbl["systematics_model"] = q(cols["systematics_model"])
@@ -117,11 +171,6 @@ def make_detrended_light_curve(
     # Metrics on the fitted points, relative to the full model
     metrics = noise.fit_metrics(white, white_err, fit["model"], fit_mask)
     rms, expected = metrics["rms_ppm"], metrics["expected_noise_ppm"]
-    meta["min_wavelength"] = float(min_wave)
-    meta["max_wavelength"] = float(max_wave)
-    meta["n_wavelength_bins"] = int(info["bins_used"].size)
-    meta["n_bins_excluded"] = int(info["bins_excluded"].size)
-    meta["n_entries_filled"] = int(info["n_filled"].sum())
     meta["n_clipped"] = int(clipped.sum())
     meta["time_column"] = time_column
     meta["astrophysical"] = model.astrophysical
@@ -176,7 +225,8 @@ def make_detrended_light_curve(
              f"reduced chi2 {fit['reduced_chi2']:.2f}")
     if "transit_depth" in meta:
         log.info(f"Transit depth {1e6 * meta['transit_depth']:.0f} +/- "
-                 f"{1e6 * meta.get('transit_depth_err', np.nan):.0f} ppm")
+                 f"{1e6 * meta.get('transit_depth_err', np.nan):.0f} ppm (rp "
+                 f"{meta['rp']:.5f} +/- {meta.get('rp_err', np.nan):.5f})")
     result["time_column"] = time_column
     result["regressor_names"] = list(model.regressor_names)
     return tbl, result

@@ -14,7 +14,32 @@ from jwst.lib.suffix import remove_suffix
 
 log = logging.getLogger(__name__)
 
-__all__ = ["find_drift_table", "product_table_meta", "beside_input"]
+__all__ = ["find_drift_table", "product_table_meta", "beside_input", "product_root"]
+
+#: Suffixes of this package's products that jwst does not know (it knows ``whtlt``).
+OWN_SUFFIXES = ("speclc", "tspec", "drift")
+
+
+def product_root(name):
+    """
+    A file name (without extension) without its product suffix, jwst's or ours.
+
+    Parameters
+    ----------
+    name : str
+        E.g. ``jw01_x1dints`` or ``lc_speclc``.
+
+    Returns
+    -------
+    root : str
+        E.g. ``jw01`` or ``lc``.
+    separator : str or None
+        The separator before the suffix (``_``), as jwst's ``remove_suffix`` gives it.
+    """
+    for suffix in OWN_SUFFIXES:
+        if name.endswith(f"_{suffix}"):
+            return name[: -len(suffix) - 1], "_"
+    return remove_suffix(name)
 
 
 def beside_input(input_data, model, suffix, input_dir=None):
@@ -41,7 +66,7 @@ def beside_input(input_data, model, suffix, input_dir=None):
     if not filename:
         return None
     directory = os.path.dirname(filename) or (input_dir or "")
-    root, _ = remove_suffix(os.path.splitext(os.path.basename(filename))[0])
+    root, _ = product_root(os.path.splitext(os.path.basename(filename))[0])
     candidate = os.path.join(directory, f"{root}_{suffix}.ecsv")
     return candidate if os.path.exists(candidate) else None
 

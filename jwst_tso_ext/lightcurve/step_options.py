@@ -5,12 +5,20 @@ The light-curve fit options that the white-light and spectral steps share.
 ``spec`` of every class in a step's MRO, so the parameters declared here (clipping,
 bad-bin filling, systematics model, errors and sampling) are parameters of both steps,
 with one default and one help text, and `LightCurveFitOptions.shared_fit_options`
-reads them into keyword arguments of the light-curve functions in one place. Each step
+reads them into keyword arguments of the light-curve functions in one place.
+`LightCurveTableInput` does the same for the columns of a light-curve table given as
+input (see :mod:`~jwst_tso_ext.lightcurve.tables`). Each step
 declares in its own ``spec`` only what is its own (wavelength range, the event for the
 white light; bins, limb darkening and the white light's choices for the spectrum).
 """
 
-__all__ = ["DEFAULT_RAMP_TAU", "LightCurveFitOptions"]
+import logging
+
+from jwst_tso_ext.lightcurve.tables import is_light_curve_table
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_RAMP_TAU", "LightCurveFitOptions", "LightCurveTableInput"]
 
 #: Initial ramp timescales (days) when ``ramp_tau`` is not given.
 DEFAULT_RAMP_TAU = (0.01, 0.05)
@@ -70,3 +78,81 @@ class LightCurveFitOptions:
             burn_fraction=self.burn_fraction,
             seed=self.seed,
         )
+
+
+class LightCurveTableInput:
+    """Mixin: the light-curve steps also take a light-curve table (or its file)."""
+
+    spec = """
+    table_time_column = string(default=None)  # Light-curve table input: the time column; None: found by name (BJD_TDB, bjd, MJD_UTC, mjd, time, ...)
+    table_flux_column = string(default=None)  # Light-curve table input: the flux column; None: flux, whitelight_flux or lcdata
+    table_error_column = string(default=None)  # Light-curve table input: the flux-error column; None: flux_err, whitelight_flux_err or lcerr
+    """  # noqa: E501
+
+    def table_column_options(self):
+        """
+        The table-column parameters as keyword arguments of the table readers.
+
+        Returns
+        -------
+        dict
+            ``time_column``, ``flux_column`` and ``error_column`` of
+            :func:`~jwst_tso_ext.lightcurve.tables.read_light_curve` and
+            :func:`~jwst_tso_ext.lightcurve.tables.read_long_form`.
+        """
+        return dict(time_column=self.table_time_column, flux_column=self.table_flux_column,
+                    error_column=self.table_error_column)
+
+    @classmethod
+    def build_config(cls, input, **kwargs):  # noqa: A002 (stpipe's name)
+        """
+        Build the configuration as stpipe does, without a CRDS lookup for a table.
+
+        Parameters
+        ----------
+        input : object
+            The step's input (what ``call`` was given first).
+        **kwargs
+            Parameters and ``config_file``, as for stpipe.
+
+        Returns
+        -------
+        config : configobj.ConfigObj
+            The configuration.
+        config_file : str or None
+            The configuration file.
+        """
+        if is_light_curve_table(input):
+            log.info("Input is a light-curve table: no CRDS parameter reference is "
+                     "looked up.")
+            input = None  # noqa: A001
+        return super().build_config(input, **kwargs)
+
+    @classmethod
+    def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
+        """
+        Get the step parameters from CRDS, except for a light-curve table.
+
+        A table carries no JWST metadata to select a parameter reference with: none is
+        looked up (stpipe would try to read it as a datamodel and log a warning).
+
+        Parameters
+        ----------
+        dataset : object
+            The step's input.
+        disable : bool, optional
+            Do not retrieve parameters from CRDS.
+        crds_observatory : str, optional
+            Observatory name.
+
+        Returns
+        -------
+        configobj.ConfigObj
+            The parameters from CRDS, empty for a table.
+        """
+        if is_light_curve_table(dataset):
+            log.info("Input is a light-curve table: no CRDS parameter reference is "
+                     "looked up.")
+            return cls._empty_config()
+        return super().get_config_from_reference(dataset, disable=disable,
+                                                 crds_observatory=crds_observatory)

@@ -311,7 +311,8 @@ def fit_spectral_light_curves(
         ``int_num``, ``time``, ``flux``, ``flux_err`` (raw bin sums), ``model`` and
         ``systematics_model`` (flux units, common mode included),
         ``astrophysical_model``, ``detrended_flux``, ``detrended_flux_err``,
-        ``residual``, ``used_in_fit``.
+        ``residual``, ``used_in_fit``, ``clipped`` and one column per candidate
+        regressor.
 
     Raises
     ------
@@ -391,7 +392,7 @@ def fit_spectral_light_curves(
     meta["n_entries_filled"] = int(info["n_filled"].sum())
     meta["n_columns_excluded"] = int(info["bins_excluded"].size)
     speclc = _light_curve_table(table_meta, spectra, time, centers, flux, error, factor,
-                                clips, results, time_column)
+                                clips, results, time_column, regressors)
     return tspec, speclc
 
 
@@ -483,7 +484,7 @@ def _spectrum_table(table_meta, kind, edges, centers, info, results, c1, c2):
 
 
 def _light_curve_table(table_meta, spectra, time, centers, flux, error, factor, clips,
-                       results, time_column):
+                       results, time_column, regressors=None):
     nints, nbins = flux.shape
     sys_model = np.full((nints, nbins), np.nan)
     astro = np.full((nints, nbins), np.nan)
@@ -513,6 +514,9 @@ def _light_curve_table(table_meta, spectra, time, centers, flux, error, factor, 
     tbl["residual"] = (detrended - astro).T.ravel()
     tbl["used_in_fit"] = used.T.ravel()
     tbl["clipped"] = clips.T.ravel()
+    for name, values in (regressors or {}).items():
+        # every candidate, kept or not: a refit of this table finds them here
+        tbl[name] = np.tile(np.asarray(values, float), nbins)
     tbl.meta["time_column"] = time_column
     return tbl
 

@@ -7,14 +7,20 @@ import numpy as np
 from astropy.table import QTable, Table
 from jwst.stpipe import Step
 
-from jwst_tso_ext.lightcurve.binning import bin_edges, spectra_from_model
+from jwst_tso_ext.lightcurve.binning import bin_edges, spectra_from_model, sum_white_light
 from jwst_tso_ext.lightcurve.model import regressors_from_drift_table
 from jwst_tso_ext.lightcurve.products import (
     beside_input,
     find_drift_table,
+    product_root,
     product_table_meta,
 )
-from jwst_tso_ext.lightcurve.step_options import LightCurveFitOptions
+from jwst_tso_ext.lightcurve.step_options import LightCurveFitOptions, LightCurveTableInput
+from jwst_tso_ext.lightcurve.tables import (
+    check_not_overwritten,
+    is_light_curve_table,
+    read_long_form,
+)
 from jwst_tso_ext.parallel import thread_count
 from jwst_tso_ext.spectral_light_curves.spectral import fit_spectral_light_curves
 from jwst_tso_ext.step_mixin import PackageStepMixin
@@ -28,7 +34,7 @@ DRIFT_META = ("static_y_offset", "static_y_offset_err", "static_y_method", "stat
               "photom_reference", "stellar_template")
 
 
-class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
+class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, LightCurveTableInput, Step):
     """Fit wavelength-binned light curves with the white light's orbit: the spectrum."""
 
     class_alias = "spectral_light_curves"
@@ -40,7 +46,8 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
     resolving_power = float(default=None)  # Constant resolving power lambda / delta lambda of the bins (replaces bin_width)
     bin_edges = float_list(default=None)  # Explicit bin edges (micron), increasing; win over the others
     white_light_table = string(default=None)  # detrended_white_light table (ECSV) with the shared orbit; None: <rootname>_whtlt.ecsv beside the input, else the white light is fitted here with its defaults
-    regressors = force_list(default=list('x_shift', 'y_shift'))  # Candidate drift-table columns each bin may decorrelate against (kept by BIC)
+    regressors = force_list(default=list('x_shift', 'y_shift'))  # Candidate regressors each bin may decorrelate against (kept by BIC): drift-table columns (x1dints input) or the long-form table's own columns
+    table_wavelength_column = string(default=None)  # Long-form table input: the bin-centre column (micron); None: wavelength
     poly_selection = option('white_light', 'bic', 'fixed', default='white_light')  # white_light: the white light's order (at most poly_order), coefficients free per bin; bic: orders 0..poly_order per bin, lowest BIC; fixed: poly_order
     ramp_selection = option('white_light', 'bic', 'fixed', default='white_light')  # white_light: the white light's ramp terms (at most ramp), amplitudes free per bin, timescales held at its; bic: none..ramp per bin, lowest BIC; fixed: ramp
     common_mode = option('none', 'systematics', 'residuals', default='none')  # Divide every bin by the white light's systematics model or by its residuals (1 + residual) before its fit
@@ -58,12 +65,15 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
 
     def process(self, input_data, white_light=None):
         """
-        Fit the spectroscopic light curves of an x1dints product.
+        Fit the spectroscopic light curves of an x1dints product or a long-form table.
 
         Parameters
         ----------
-        input_data : str or `~stdatamodels.jwst.datamodels.TSOMultiSpecModel` or `~stdatamodels.jwst.datamodels.MultiSpecModel`
-            The x1dints product (ours or jwst's ``extract_1d``) or its path.
+        input_data : str or `~stdatamodels.jwst.datamodels.TSOMultiSpecModel` or `~stdatamodels.jwst.datamodels.MultiSpecModel` or `~astropy.table.Table`
+            The x1dints product (ours or jwst's ``extract_1d``) or its path, or the
+            light curves in long form (one row per time and bin, as ``_speclc.ecsv``;
+            see :func:`~jwst_tso_ext.lightcurve.tables.read_long_form`) or their
+            ECSV, CSV or FITS file; a table given is not modified.
         white_light : `~astropy.table.Table` or str, optional
             The ``detrended_white_light`` table (or its path), as a pipeline passes it;
             otherwise the ``white_light_table`` parameter, ``<rootname>_whtlt.ecsv``
@@ -81,30 +91,20 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
             with ``<rootname>_speclc.ecsv`` (per-bin light curves, long form) and the
             figure ``<rootname>_tspec.png``, when ``save_results`` is set.
         """  # noqa: E501
-        # Only read from the input: no copy needed, and nothing is written back to it.
-        model = self.prepare_output(input_data, make_copy=False)
-        if not model.hasattr("spec") or len(model.spec) == 0:
-            log.error("No valid input spectra found; step skipped.")
-            return QTable(meta={self.class_alias: "SKIPPED"})
         if white_light is not None and not isinstance(white_light, (str, Table)):
             # a skipped detrended_white_light hands back its input, not a fit
             log.warning("The white light given is not a table (was detrended_white_light "
                         "skipped?): there is no orbit to share; step skipped.")
             return QTable(meta={self.class_alias: "SKIPPED"})
-        spectra = spectra_from_model(model)
-        if len(spectra["int_num"]) < 2:
-            raise ValueError(f"The input holds {len(spectra['int_num'])} integration(s): "
-                             "spectroscopic light curves need a time series (NINTS > 1).")
-        edges = bin_edges(self.min_wavelength, self.max_wavelength,
-                          width=None if self.resolving_power else self.bin_width,
-                          resolving_power=self.resolving_power, edges=self.bin_edges)
-        drift, drift_source = find_drift_table(input_data, model, self.drift_table,
-                                               self.input_dir)
-        regressors = {}
-        if drift is not None and self.regressors:
-            log.info(f"Using drift table {drift_source} for regressors {list(self.regressors)}")
-            regressors = regressors_from_drift_table(drift, spectra["int_num"], self.regressors)
-        white, white_source = self._white_light(input_data, model, white_light)
+        if is_light_curve_table(input_data):
+            read = self._read_long_form(input_data)
+        else:
+            read = self._read_product(input_data)
+            if read is None:
+                return QTable(meta={self.class_alias: "SKIPPED"})
+        spectra, edges, drift = read["spectra"], read["edges"], read["drift"]
+        white, white_source = self._white_light(white_light, read["whtlt_beside"],
+                                                read["fit_white"])
         kind = white["meta"].get("astrophysical")
         if kind not in ("transit", "eclipse"):
             log.warning(f"The white-light fit has no transit or eclipse (astrophysical={kind!r}, "
@@ -122,12 +122,12 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
             if missing:
                 raise ValueError(f"limb_darkening_table lacks the columns {sorted(missing)}.")
         tspec, speclc = fit_spectral_light_curves(
-            spectra, white, edges, regressors=regressors, table_meta=product_table_meta(model),
+            spectra, white, edges, regressors=read["regressors"], table_meta=read["table_meta"],
             limb_darkening_table=ld_table, **self.fit_options(len(edges) - 1),
         )
         meta = tspec.meta
         meta["white_light_table"] = white_source
-        meta["drift_table"] = drift_source
+        meta["drift_table"] = read["drift_source"]
         static = {k: drift.meta[k] for k in DRIFT_META
                   if drift is not None and drift.meta.get(k) is not None}
         meta["wavelength_correction"] = static or "none found (no drift table metadata)"
@@ -177,14 +177,109 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
             ramp_selection=self.ramp_selection,
         )
 
-    def _white_light(self, input_data, model, white_light):
-        """The white-light table as a dict of its meta and columns, and where it came from."""
+    def _read_product(self, input_data):
+        """The spectra, bins, regressors and white-light sources of an x1dints product."""
+        # Only read from the input: no copy needed, and nothing is written back to it.
+        model = self.prepare_output(input_data, make_copy=False)
+        if not model.hasattr("spec") or len(model.spec) == 0:
+            log.error("No valid input spectra found; step skipped.")
+            return None
+        spectra = spectra_from_model(model)
+        if len(spectra["int_num"]) < 2:
+            raise ValueError(f"The input holds {len(spectra['int_num'])} integration(s): "
+                             "spectroscopic light curves need a time series (NINTS > 1).")
+        edges = bin_edges(self.min_wavelength, self.max_wavelength,
+                          width=None if self.resolving_power else self.bin_width,
+                          resolving_power=self.resolving_power, edges=self.bin_edges)
+        drift, drift_source = find_drift_table(input_data, model, self.drift_table,
+                                               self.input_dir)
+        regressors = {}
+        if drift is not None and self.regressors:
+            log.info(f"Using drift table {drift_source} for regressors {list(self.regressors)}")
+            regressors = regressors_from_drift_table(drift, spectra["int_num"], self.regressors)
+
+        def fit_white():
+            from jwst_tso_ext.steps import DetrendedWhiteLightStep
+
+            return DetrendedWhiteLightStep.call(model, drift_table=self.drift_table)
+
+        return dict(spectra=spectra, edges=edges, regressors=regressors, drift=drift,
+                    drift_source=drift_source, table_meta=product_table_meta(model),
+                    fit_white=fit_white,
+                    whtlt_beside=beside_input(input_data, model, "whtlt", self.input_dir))
+
+    def _read_long_form(self, source):
+        """The spectra, bins, regressors and white-light sources of a long-form table."""
+        if self.save_results and not isinstance(source, Table):
+            for suffix in (None, "speclc"):
+                check_not_overwritten(source, self.make_output_path(suffix=suffix))
+        spectra = read_long_form(source, wavelength_column=self.table_wavelength_column,
+                                 regressors=self.regressors, prefer_time="BJD_TDB",
+                                 **self.table_column_options())
+        edges = bin_edges_around(spectra["wavelength"])
+        log.info(f"The table's own {edges.size - 1} bins are fitted (edges halfway between "
+                 "their centres); the binning parameters are not used.")
+        if self.drift_table is not None:
+            log.warning("drift_table is not used with a light-curve table: regressors are "
+                        "the table's own columns (regressors parameter).")
+        regressors = spectra.pop("regressors")
+        table_meta = dict(spectra.pop("meta"), bins="the table's own")
+
+        def fit_white():
+            return self._white_light_from_bins(spectra, edges, regressors)
+
+        beside = (None if isinstance(source, Table)
+                  else beside_input(os.fspath(source), None, "whtlt", self.input_dir))
+        return dict(spectra=spectra, edges=edges, regressors=regressors, drift=None,
+                    drift_source=None, table_meta=table_meta, fit_white=fit_white,
+                    whtlt_beside=beside)
+
+    def _white_light_from_bins(self, spectra, edges, regressors):
+        """The white light of a long-form table's bins, fitted with the white-light step."""
+        from jwst_tso_ext.steps import DetrendedWhiteLightStep
+
+        white, white_err, _ = sum_white_light(
+            spectra["wavelength"], spectra["flux"], spectra["error"],
+            min_wave=edges[0], max_wave=edges[-1], max_bad_fraction=self.max_bad_fraction,
+            fill_window=self.fill_window)
+        scale = spectra["time_scale"]
+        time = spectra["bjd_tdb"] if scale == "BJD_TDB" else spectra["mjd_utc"]
+        table = Table({scale: time, "whitelight_flux": white, "whitelight_flux_err": white_err,
+                       "int_num": spectra["int_num"], **regressors})
+        return DetrendedWhiteLightStep.call(table, time_column=scale,
+                                            regressors=list(regressors))
+
+    def remove_suffix(self, name):
+        """
+        Remove a known product suffix from a file name, ours (``speclc``) included.
+
+        Parameters
+        ----------
+        name : str
+            A file name without extension.
+
+        Returns
+        -------
+        root : str
+            The name without its suffix.
+        separator : str
+            The separator of the suffix removed (``_``), or None.
+        """
+        return product_root(name)
+
+    def _white_light(self, white_light, beside, fit_white):
+        """
+        The white-light table as a dict of its meta and columns, and where it came from.
+
+        The one given, else the ``white_light_table`` parameter, else ``beside`` (the
+        ``_whtlt.ecsv`` beside the input), else ``fit_white()``.
+        """
         source = None
         if white_light is None:
             path = self.white_light_table
             if path is not None and not os.path.exists(path):
                 raise ValueError(f"white_light_table {path!r} does not exist.")
-            path = path or beside_input(input_data, model, "whtlt", self.input_dir)
+            path = path or beside
             if path is not None:
                 white_light, source = path, str(path)
         elif not isinstance(white_light, str):
@@ -201,11 +296,9 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
                      "product?); not used.")
             white_light, source = None, None
         if white_light is None:
-            from jwst_tso_ext.steps import DetrendedWhiteLightStep
-
             log.info("No white-light table given or found beside the input: fitting the "
                      "white light here (detrended_white_light defaults).")
-            white_light = DetrendedWhiteLightStep.call(model, drift_table=self.drift_table)
+            white_light = fit_white()
             source = "fitted by spectral_light_curves"
         log.info(f"Shared orbit from the white light ({source})")
         columns = {}
@@ -213,6 +306,27 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
             if name in white_light.colnames:
                 columns[name] = np.asarray(getattr(white_light[name], "value", white_light[name]))
         return dict(columns, meta=dict(white_light.meta)), source
+
+
+def bin_edges_around(centers):
+    """
+    Bin edges halfway between increasing bin centres (the outer ones mirrored).
+
+    Parameters
+    ----------
+    centers : ndarray (nbins,)
+        Increasing bin centres (micron).
+
+    Returns
+    -------
+    ndarray (nbins + 1,)
+        Edges; a single bin is 1 micron wide.
+    """
+    centers = np.asarray(centers, float)
+    if centers.size == 1:
+        return centers[0] + np.array([-0.5, 0.5])
+    middle = 0.5 * (centers[1:] + centers[:-1])
+    return np.concatenate([[2 * centers[0] - middle[0]], middle, [2 * centers[-1] - middle[-1]]])
 
 
 def _log_spectrum(tspec):

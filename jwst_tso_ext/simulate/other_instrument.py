@@ -11,7 +11,8 @@ specwcs), against which the true offsets are defined.
 How the model differs from the package's (see docs/simulator.rst):
 
 * **response**: a plateau that falls linearly to the red, with a sharp cut-on
-  (logistic, 0.03 um wide) at 5.0 um and a cut-off at 11.8 um, optionally tilted
+  (logistic, 0.03 um wide, ~0.4 px) at 5.0 um and a cut-off (0.004 um, ~0.25 px)
+  at 11.8 um, optionally tilted
   (``tilt_per_um``) and with the cut-on moved (``cut_on_shift_um``) against the
   nominal curve that `other_photom_response` tabulates (the package: a smooth
   Gaussian with a floor, no edges);
@@ -87,7 +88,7 @@ def other_response(
     wave = np.asarray(wavelength, dtype=float)
     plateau = np.clip(1.15 - 0.09 * (wave - 5.0), 0.05, None)
     edges = special.expit((wave - cut_on_um - cut_on_shift_um) / 0.03) * special.expit(
-        (cut_off_um - wave) / 0.05
+        (cut_off_um - wave) / 0.004
     )
     tilt = np.clip(1.0 + tilt_per_um * (wave - 7.5), 0.05, None)
     return np.clip(plateau * edges * tilt, 1e-6, None)

@@ -166,6 +166,8 @@ def model_edges(rows, template_wave, template_flux, response, wavelength_of_row,
     support = np.flatnonzero(density > 1e-4 * density.max())
     edges = []
     for side, start, inward in (("blue", support[-1], -1), ("red", support[0], +1)):
+        if start in (0, grid.size - 1):
+            continue  # the model does not end within the rows: no edge on this side
         inside = start + inward * np.arange(int(3.0 / _FINE_STEP), int(6.0 / _FINE_STEP))
         inside = inside[(inside >= 0) & (inside < grid.size)]
         if inside.size == 0:

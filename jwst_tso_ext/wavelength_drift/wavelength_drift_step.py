@@ -201,7 +201,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         # the reference actually used, so that later segments can share it
         result.drift_reference = ref.frame.astype(np.float32)
         result.drift_reference_err = np.sqrt(ref.variance).astype(np.float32)
-        static_meta = {"static_x_offset": x_static, **static}
+        static_meta = {"static_x_offset": x_static, **static, "crds_context": _crds_context()}
         static_meta.update(reference=str(self.reference), correct_drift=self.correct_drift)
         result.meta.wavelength_drift = static_meta
         table.meta.update(static_meta)
@@ -556,6 +556,16 @@ def _wcs_wavelength_of_row(wcs, x_center):
         return np.asarray(world[-1], dtype=float)
 
     return wavelength_of_row
+
+
+def _crds_context():
+    """The CRDS context in use (recorded with the static offsets; '' if CRDS cannot say)."""
+    try:
+        from stpipe import crds_client
+
+        return str(crds_client.get_context_used("jwst"))
+    except Exception:  # noqa: BLE001 - provenance only, never a reason to fail
+        return ""
 
 
 def _int_numbers(model, mask):

@@ -113,6 +113,17 @@ def wrap_cube(data, err, var_p, var_r, ngroups, wcs_references):
     return model
 
 
+def wcs_reference_files(directory):
+    """The cache's distortion and specwcs written to ``directory``, for ``load_wcs``."""
+    files = {
+        "distortion": str(Path(directory) / "distortion.asdf"),
+        "specwcs": str(Path(directory) / "specwcs.fits"),
+    }
+    references.distortion().save(files["distortion"])
+    references.specwcs().save(files["specwcs"])
+    return files
+
+
 def wavelength_errors(x1d, y_fitted, y_true):
     """Extracted wavelength at the row where 7.35 um truly falls, and max error 5-12 um."""
     wave = np.asarray(x1d.spec[0].spec_table["WAVELENGTH"][0], dtype=float)
@@ -201,12 +212,7 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         cache = build_cache(scratch / "crds")
-        wcs_references = {
-            "distortion": str(scratch / "distortion.asdf"),
-            "specwcs": str(scratch / "specwcs.fits"),
-        }
-        references.distortion().save(wcs_references["distortion"])
-        references.specwcs().save(wcs_references["specwcs"])
+        wcs_references = wcs_reference_files(scratch)
         extract_ref = str(scratch / "extract1d.json")
         Path(extract_ref).write_text(__import__("json").dumps(references.extract1d()))
         with offline_crds(cache):

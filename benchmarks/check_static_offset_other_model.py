@@ -17,8 +17,11 @@ with its defaults. A case passes when the applied offset is within 0.1 px of the
 or when the step declined it with a WARNING; an applied offset beyond the plausibility
 limit or within a grid step of the search range is a failure.
 
-    python benchmarks/check_static_offset_other_model.py            # 60 integrations
-    python benchmarks/check_static_offset_other_model.py --nints 200
+    python benchmarks/check_static_offset_other_model.py            # 60 integrations, 3 noise draws
+    python benchmarks/check_static_offset_other_model.py --nints 200 --realisations 5
+
+A second table summarises, per scene, the applied and declined cases and the
+distribution of (fitted - true) and of its pull (fitted - true) / error.
 
 Writes ``benchmarks/results/static_offset_other_model_<UTC>.md`` and prints it.
 """
@@ -33,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from check_static_offset import wrap_cube  # noqa: E402
+from check_static_offset import wcs_reference_files, wrap_cube  # noqa: E402
 
 from jwst_tso_ext.crds_cache import build_cache, offline_crds, references  # noqa: E402
 from jwst_tso_ext.simulate import other_instrument  # noqa: E402
@@ -65,6 +68,12 @@ class _Warnings(logging.Handler):
             self.messages.append(record.getMessage())
 
 
+def _case(static, truth):
+    """(fitted, error, truth, declined) of one case."""
+    declined = static.static_y_method == "declined"
+    return static.static_y_fitted, static.static_y_fitted_err, float(truth), declined
+
+
 def run_step(cube, **params):
     """wavelength_drift with its defaults; its static metadata and the declining WARNING."""
     handler = _Warnings()
@@ -89,6 +98,22 @@ def verdict(truth, static, warned, max_offset=3.0):
     return "PASS (recovered)", applied
 
 
+def summary(name, cases):
+    """One line: applied / declined counts, offset error and pull distributions."""
+    fitted = np.array([c[0] for c in cases])
+    errors = np.array([c[1] for c in cases])
+    truths = np.array([c[2] for c in cases])
+    declined = sum(c[3] for c in cases)
+    delta = fitted - truths
+    pull = delta / errors
+    ok = np.isfinite(pull)
+    return (
+        f"| {name} | {len(cases)} | {len(cases) - declined} | {declined} | "
+        f"{np.mean(delta):+.3f} | {np.std(delta):.3f} | {np.max(np.abs(delta)):.3f} | "
+        f"{np.mean(pull[ok]):+.2f} | {np.std(pull[ok]):.2f} |"
+    )
+
+
 def row(name, truth, static, warned):
     status, applied = verdict(truth, static, warned)
     reason = (static.static_y_declined_reason or "").replace("|", "/")
@@ -103,6 +128,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nints", type=int, default=60)
     parser.add_argument("--seed", type=int, default=23)
+    parser.add_argument("--realisations", type=int, default=3)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     rng = np.random.default_rng(args.seed)
@@ -122,15 +148,11 @@ def main():
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     failures = 0
+    per_scene = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         cache = build_cache(scratch / "crds")
-        wcs_references = {
-            "distortion": str(scratch / "distortion.asdf"),
-            "specwcs": str(scratch / "specwcs.fits"),
-        }
-        references.distortion().save(wcs_references["distortion"])
-        references.specwcs().save(wcs_references["specwcs"])
+        wcs_references = wcs_reference_files(scratch)
         photom = references.photom(
             other_instrument.other_photom_response, np.arange(3.5, 14.5 + 1e-9, 0.01)
         )
@@ -138,18 +160,19 @@ def main():
         with offline_crds(cache):
             for name, mismatch in MISMATCHES.items():
                 for truth in TRUTHS:
-                    y = truth + 0.02 * rng.standard_normal(args.nints)
-                    x = 0.02 * rng.standard_normal(args.nints)
-                    data, err = other_instrument.other_slopes(
-                        x, y, INTEGRATION_TIME, rng, **mismatch
-                    )
-                    variance = err**2
-                    cube = wrap_cube(data, err, variance, 0.0, 10, wcs_references)
-                    static, warned = run_step(cube, override_photom=photom)
-                    text, status = row(name, float(np.median(y)), static, warned)
-                    failures += status == "FAIL"
-                    lines.append(text)
-            for seed in range(3):
+                    for _ in range(args.realisations):
+                        y = truth + 0.02 * rng.standard_normal(args.nints)
+                        x = 0.02 * rng.standard_normal(args.nints)
+                        data, err = other_instrument.other_slopes(
+                            x, y, INTEGRATION_TIME, rng, **mismatch
+                        )
+                        cube = wrap_cube(data, err, err**2, 0.0, 10, wcs_references)
+                        static, warned = run_step(cube, override_photom=photom)
+                        text, status = row(name, float(np.median(y)), static, warned)
+                        failures += status == "FAIL"
+                        lines.append(text)
+                        per_scene.setdefault(name, []).append(_case(static, np.median(y)))
+            for seed in range(args.realisations):
                 y = 1.0 + 0.02 * rng.standard_normal(args.nints)
                 x = 0.02 * rng.standard_normal(args.nints)
                 data, err, var_p, var_r = noisy_slopes(x, y, 10, seed)
@@ -159,6 +182,14 @@ def main():
                                    static, warned)  # fmt: skip
                 failures += status == "FAIL"
                 lines.append(text)
+                per_scene.setdefault("package simulation", []).append(_case(static, np.median(y)))
+    lines += [
+        "",
+        "| scene | cases | applied | declined | mean fitted - true | std | max abs | "
+        "mean pull | pull std |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [summary(name, cases) for name, cases in per_scene.items()]
     lines += ["", f"Failures: {failures}"]
     text = "\n".join(lines) + "\n"
     RESULTS.mkdir(exist_ok=True)

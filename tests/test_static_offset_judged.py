@@ -41,6 +41,9 @@ def test_offset_recovered_despite_a_smooth_tilt_and_another_psf(truth):
     assert result.accepted, result.reason
     assert result.y_offset == pytest.approx(truth, abs=0.05)
     assert {edge.side for edge in result.edges} == {"blue", "red"}
+    broad = estimate(*spectrum_of(truth, psf_scale=1.2, fnu=oi.mdwarf_fnu))
+    assert broad.accepted, broad.reason
+    assert broad.y_offset == pytest.approx(truth, abs=0.06)
 
 
 def test_moved_cut_on_is_declined_because_the_edges_disagree():
@@ -50,6 +53,17 @@ def test_moved_cut_on_is_declined_because_the_edges_disagree():
     assert "disagree" in result.reason
     blue = next(edge for edge in result.edges if edge.side == "blue")
     assert blue.y < -1.5  # the cut-on moved by ~2.5 px toward the blue end
+
+
+def test_a_feature_the_model_lacks_fails_the_fit_quality_tests():
+    """A 30 % dip 6 rows inside the cut-on: chi-square and residual structure fail."""
+    spectrum, variance = spectrum_of(0.0)
+    edge = geometry.row_at_wavelength(5.0)
+    spectrum = spectrum * (1.0 - 0.3 * np.exp(-0.5 * ((ROWS - (edge - 6.0)) / 1.5) ** 2))
+    result = estimate(spectrum, variance)
+    assert not result.accepted
+    assert "reduced chi-square" in result.reason
+    assert "correlated residuals" in result.reason
 
 
 def test_plausibility_limit_and_search_range_decline():

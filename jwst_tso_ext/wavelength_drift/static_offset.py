@@ -77,7 +77,9 @@ class EdgeFit:
         Of the fit in the edge window, the noise of each element increased by the
         model error (`MODEL_ERROR` of the edge's level).
     residual_z : float
-        Lag-1 autocorrelation of the normalised residuals times ``sqrt(n)``.
+        Lag-1 autocorrelation of the residuals in units of noise and model error
+        (normalised by the larger of their sum of squares and its expectation),
+        times ``sqrt(n)``.
     n : int
         Spectrum elements in the window.
     """
@@ -227,7 +229,8 @@ def fit_edge(
     Returns
     -------
     EdgeFit
-        None when fewer than 8 usable elements lie in the window.
+        None when less than 90 % of the window's rows are usable (it runs off the
+        detector, or beyond the rows where the spectrum was extracted).
     """
     rows = np.asarray(rows, dtype=float)
     reach = max_offset + half_window
@@ -237,8 +240,9 @@ def fit_edge(
         & np.isfinite(variance)
         & (variance > 0)
     )
-    if use.sum() < 8:
-        return None
+    window = np.abs(rows - edge_row) <= reach
+    if use.sum() < max(8, 0.9 * max(window.sum(), 2 * reach)):
+        return None  # the window is not covered (detector end, rows outside the extraction)
     r = rows[use]
     observed = np.asarray(spectrum, dtype=float)[use]
     noise_variance = np.asarray(variance, dtype=float)[use]
@@ -325,8 +329,14 @@ def fit_edge(
         y_err = float(np.sqrt(2.0 * h_bb / determinant * max(reduced, 1.0)))
     else:
         y_err = float("nan")
-    norm = resid
-    lag1 = float(np.sum(norm[1:] * norm[:-1]) / np.sum(norm**2)) if norm.size > 2 else 0.0
+    # residuals in units of noise + model error: structure well below the accuracy
+    # of the references (sum of squares below its expectation n) does not count
+    norm = resid * np.sqrt(judge_scale)
+    lag1 = (
+        float(np.sum(norm[1:] * norm[:-1]) / max(np.sum(norm**2), norm.size - 1.0))
+        if norm.size > 2
+        else 0.0
+    )
     return EdgeFit(
         side=side,
         row=float(edge_row),

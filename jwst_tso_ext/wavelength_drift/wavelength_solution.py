@@ -283,8 +283,9 @@ def fit_static_y_offset(
     else:
         error = float("nan")
     if abs(y_best) > max_offset - 0.5 * step:
-        log.warning(
-            "Static dispersion offset %.3f px at the edge of the +/-%.1f px search range",
+        # callers judge the fit (`static_offset.estimate_static_y_offset` declines it)
+        log.info(
+            "Whole-spectrum static y fit %.3f px at the edge of the +/-%.1f px search range",
             y_best,
             max_offset,
         )

@@ -364,6 +364,7 @@ def estimate_static_y_offset(
     max_edge_error=0.3,
     agreement_sigma=3.0,
     agreement_floor=0.05,
+    poly_degree=2,
 ):
     """Static dispersion offset from the model's sharp edges, judged before use.
 
@@ -391,6 +392,9 @@ def estimate_static_y_offset(
     agreement_sigma, agreement_floor : float, optional
         The edges must agree within ``agreement_sigma`` combined errors plus
         ``agreement_floor`` px.
+    poly_degree : int, optional
+        Degree of the smooth correction of the whole-spectrum fit that checks a
+        single measured edge (`wavelength_solution.fit_static_y_offset`).
 
     Returns
     -------
@@ -443,7 +447,7 @@ def estimate_static_y_offset(
         # one edge only: check it against the fit of the whole spectrum (broad shape),
         # which a model mismatch moves differently
         whole, whole_err = wavelength_solution.fit_static_y_offset(
-            spectrum, variance, rows, template_wave, template_flux,
+            spectrum, variance, rows, template_wave, template_flux, poly_degree=poly_degree,
             max_offset=max_offset, response=response, wavelength_of_row=wavelength_of_row,
             psf_sigma=measured[0].blur,
         )  # fmt: skip

@@ -47,7 +47,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
     maximum_cores = string(default='all')  # threads measuring and resampling chunks of integrations: an integer, 'quarter', 'half', 'all' or 'none' (threads share the cube: extra memory is one chunk per thread)
     template = string(default=None)  # stellar F_nu table (wavelength [um], flux columns) for the static y offset; overrides stellar_temperature
     stellar_temperature = float(default=None)  # K: blackbody F_nu model of the star for the static y offset when no template is given; None: Rayleigh-Jeans, F_nu ~ nu**2 (no standard JWST keyword carries Teff)
-    template_poly_degree = integer(default=2, min=0)  # degree of the smooth correction (polynomial in 7.5 um / wavelength - 1) multiplying template x instrument response
+    template_poly_degree = integer(default=2, min=0)  # degree of the smooth correction (polynomial in 7.5 um / wavelength - 1) of the whole-spectrum static y fit that checks a single measured spectral edge
     dispersion_solution = option('specwcs', 'wcs', default='specwcs')  # nominal wavelength per row in the static y fit: the specwcs table interpolated linearly (its calibration nodes), or the exposure's WCS (jwst smooths the table with a spline that departs from the nodes by up to 0.025 um below 5 um)
     y_offset = float(default=None)  # user static dispersion offset (pixels); overrides the fit (0 keeps the nominal wavelength solution)
     plausible_y_offset = float(default=1.25)  # px: a fitted static y offset beyond this is declined (MIRI target acquisition places the star within 14 mas, 0.13 px, 1-sigma radial)
@@ -327,6 +327,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             response=instrument_response,
             wavelength_of_row=wavelength_of_row,
             plausible_offset=self.plausible_y_offset,
+            poly_degree=self.template_poly_degree,
         )
         static.update(
             static_y_fitted=estimate.y_offset,

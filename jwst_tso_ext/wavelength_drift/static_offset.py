@@ -69,8 +69,8 @@ class EdgeFit:
     row : float
         Nominal row of the model's edge (half-power point).
     y, y_err : float
-        Fitted offset and its 1-sigma error (scaled by the reduced chi-square when
-        above 1).
+        Fitted offset and its 1-sigma error (scaled by the square root of the
+        statistical reduced chi-square).
     blur : float
         Fitted Gaussian blur (px) of the model along the dispersion.
     reduced_chi2 : float
@@ -325,8 +325,10 @@ def fit_edge(
     if at_bound:
         y_err = float("nan")  # no curvature at the edge of the search range
     elif np.isfinite(determinant) and h_yy > 0 and h_bb > 0 and determinant > 0:
-        # delta chi2 = 1 at 1 sigma, the blur profiled out
-        y_err = float(np.sqrt(2.0 * h_bb / determinant * max(reduced, 1.0)))
+        # delta chi2 = 1 at 1 sigma, the blur profiled out; scaled by the reduced
+        # chi-square, so that the error holds whatever the scale of ``variance`` (a
+        # reference image's variance is that of one integration, not of the median)
+        y_err = float(np.sqrt(2.0 * h_bb / determinant * reduced))
     else:
         y_err = float("nan")
     # residuals in units of noise + model error: structure well below the accuracy

@@ -137,8 +137,8 @@ def main():
         f"# Static dispersion offset on another instrument model ({stamp})",
         "",
         f"`python benchmarks/check_static_offset_other_model.py --nints {args.nints} "
-        f"--seed {args.seed} --realisations {args.realisations}`: wavelength_drift defaults (Rayleigh-Jeans template, spectral "
-        "edges, plausibility limit "
+        f"--seed {args.seed} --realisations {args.realisations}`: wavelength_drift defaults "
+        "(Rayleigh-Jeans template, spectral edges, plausibility limit "
         f"{static_offset.PLAUSIBLE_OFFSET_PX:g} px, search range +/-3 px). Photom: the other "
         "instrument's nominal response (override_photom); the package row uses the offline "
         "cache. fitted - true: the edge estimate whether applied or not.",

@@ -7,9 +7,9 @@ fit of the whole spectrum by pixels (issue 23). What the references pin down
 sharply are the *edges* of the dispersed model: where the photom response cuts on
 or off, or where the specwcs calibration (and with it the model) ends. This module
 locates each edge of the model, fits the observed spectrum around each edge alone
-(the model times a local straight line, shifted by ``y`` and blurred by a Gaussian
-whose width is fitted too, so neither a smooth mismatch nor the PSF width of the
-package's simulator enters), and judges the result before it may be used:
+(the model times a straight line in wavelength, shifted by ``y`` and blurred by a
+Gaussian whose width is fitted too, so neither a smooth mismatch nor the PSF width
+of the package's simulator enters), and judges the result before it may be used:
 
 * each edge fit's reduced chi-square (``max_reduced_chi2``);
 * structure in its residuals: the lag-1 autocorrelation of the normalised

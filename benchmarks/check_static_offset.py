@@ -72,6 +72,12 @@ def other_photom():
 def make_cube(x_shift, y_shift, ngroups, spectrum, wcs_references, seed):
     """Flat-fielded rateints-like CubeModel with the jwst WCS."""
     data, err, var_p, var_r = noisy_slopes(x_shift, y_shift, ngroups, seed, spectrum=spectrum)
+    return wrap_cube(data, err, var_p, var_r, ngroups, wcs_references)
+
+
+def wrap_cube(data, err, var_p, var_r, ngroups, wcs_references):
+    """CubeModel of flat-fielded slopes with LRS slitless metadata and the jwst WCS."""
+    nints = data.shape[0]
     model = datamodels.CubeModel(
         data=data,
         err=err,
@@ -85,8 +91,8 @@ def make_cube(x_shift, y_shift, ngroups, spectrum, wcs_references, seed):
     meta.instrument.name, meta.instrument.detector = "MIRI", "MIRIMAGE"
     meta.instrument.filter = "P750L"
     meta.exposure.type = "MIR_LRS-SLITLESS"
-    meta.exposure.nints, meta.exposure.integration_start = len(x_shift), 1
-    meta.exposure.integration_end = len(x_shift)
+    meta.exposure.nints, meta.exposure.integration_start = nints, 1
+    meta.exposure.integration_end = nints
     meta.exposure.ngroups = ngroups
     meta.exposure.frame_time = meta.exposure.group_time = geometry.FRAME_TIME
     meta.observation.date, meta.observation.time = "2024-01-01", "06:00:00"
@@ -100,11 +106,22 @@ def make_cube(x_shift, y_shift, ngroups, spectrum, wcs_references, seed):
     w.v2_ref, w.v3_ref, w.v3yangle, w.vparity = -378.6, -344.9, 4.45, -1
     cycle = (ngroups + 1) * geometry.FRAME_TIME
     model.int_times, _ = build_int_times(
-        60310.0, cycle, ngroups * geometry.FRAME_TIME, 1, len(x_shift)
+        60310.0, cycle, ngroups * geometry.FRAME_TIME, 1, nints
     )
     model = load_wcs(model, wcs_references)
     model.meta.cal_step.flat_field = "COMPLETE"
     return model
+
+
+def wcs_reference_files(directory):
+    """The cache's distortion and specwcs written to ``directory``, for ``load_wcs``."""
+    files = {
+        "distortion": str(Path(directory) / "distortion.asdf"),
+        "specwcs": str(Path(directory) / "specwcs.fits"),
+    }
+    references.distortion().save(files["distortion"])
+    references.specwcs().save(files["specwcs"])
+    return files
 
 
 def wavelength_errors(x1d, y_fitted, y_true):
@@ -195,12 +212,7 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         cache = build_cache(scratch / "crds")
-        wcs_references = {
-            "distortion": str(scratch / "distortion.asdf"),
-            "specwcs": str(scratch / "specwcs.fits"),
-        }
-        references.distortion().save(wcs_references["distortion"])
-        references.specwcs().save(wcs_references["specwcs"])
+        wcs_references = wcs_reference_files(scratch)
         extract_ref = str(scratch / "extract1d.json")
         Path(extract_ref).write_text(__import__("json").dumps(references.extract1d()))
         with offline_crds(cache):

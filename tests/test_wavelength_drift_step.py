@@ -12,7 +12,7 @@ from stdatamodels.jwst import datamodels
 from jwst_tso_ext import parallel
 from jwst_tso_ext.crds_cache import references
 from jwst_tso_ext.miri_lrs import detector, geometry
-from jwst_tso_ext.simulate import scene
+from jwst_tso_ext.simulate import other_instrument, scene
 from jwst_tso_ext.simulate.rates import noisy_slopes
 from jwst_tso_ext.steps import WavelengthDriftStep
 from jwst_tso_ext.wavelength_drift import shift_estimator, wavelength_solution
@@ -251,6 +251,39 @@ def test_static_y_offset_of_one_pixel_with_another_instrument_response(wcs_refer
         spectrum, variance, np.arange(spectrum.size), wave, flux
     )
     assert abs(y_package - 1.0) > 0.3
+
+
+@pytest.mark.slow
+def test_static_y_offset_declined_when_the_cut_on_moved(wcs_references, caplog):
+    """Another instrument whose cut-on moved by 0.2 um against its photom: not applied."""
+    nints = 20
+    model = load_wcs(make_model(np.zeros(nints), np.zeros(nints)), wcs_references)
+    data, err = other_instrument.other_slopes(
+        np.zeros(nints), np.zeros(nints), rng=2, tilt_per_um=0.1, cut_on_shift_um=0.2
+    )
+    model.data, model.err = data, err
+    model.var_poisson, model.var_rnoise = err**2, np.zeros_like(err)
+    photom = references.photom(
+        other_instrument.other_photom_response, np.arange(3.5, 14.5 + 1e-9, 0.01)
+    )
+    with caplog.at_level(logging.WARNING, logger="jwst_tso_ext"):
+        result = WavelengthDriftStep.call(model, override_photom=photom, correct_drift="none")
+    static = result.meta.wavelength_drift
+    assert static.static_y_method == "declined"
+    assert static.static_y_offset == 0.0
+    assert "disagree" in static.static_y_declined_reason
+    assert static.static_y_fitted < -0.5  # what would have been applied
+    assert any("Static y offset declined" in rec.getMessage() for rec in caplog.records)
+    # the nominal wavelength solution is kept
+    row = geometry.row_at_wavelength(7.35)
+    x = geometry.NOMINAL_X
+    assert result.meta.wcs(x, row)[2] == pytest.approx(7.35, abs=0.002)
+    # a user offset still wins
+    user = WavelengthDriftStep.call(
+        model, override_photom=photom, correct_drift="none", y_offset=0.25
+    )
+    assert user.meta.wavelength_drift.static_y_method == "user"
+    assert user.meta.wavelength_drift.static_y_offset == 0.25
 
 
 def test_missing_wcs_is_an_error():

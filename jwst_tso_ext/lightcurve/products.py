@@ -132,7 +132,8 @@ def product_table_meta(model):
     Returns
     -------
     dict
-        ``instrument, exp_type, subarray, filter, pupil, target_name``.
+        ``instrument, exp_type, subarray, filter, pupil, target_name`` and
+        ``crds_context`` (the CRDS context whose references calibrated it).
     """
     meta = {}
     for key, attr in (
@@ -142,6 +143,7 @@ def product_table_meta(model):
         ("filter", "instrument.filter"),
         ("pupil", "instrument.pupil"),
         ("target_name", "target.catalog_name"),
+        ("crds_context", "ref_file.crds.context_used"),
     ):
         obj = model.meta
         for part in attr.split("."):

@@ -38,6 +38,7 @@ from jwst.srctype import srctype_step
 from jwst.stpipe import Pipeline
 from stdatamodels.jwst import datamodels
 
+from jwst_tso_ext.crds_cache import synthetic
 from jwst_tso_ext.pipeline import executor as executor_module
 from jwst_tso_ext.pipeline import legacy, stages
 from jwst_tso_ext.pipeline.combine import combine_tables, combine_x1dints, exposure_root
@@ -253,6 +254,7 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
                 ) as executor,
             ):
                 combined = self._process_segments(members, root, Path(scratch), written, executor)
+            synthetic.warn_if_synthetic(combined, members[0])
             # the fits run here, in this process: the cluster (if any) is closed first
             self.detrended_white_light.output_file = root
             white_light = self._run_step("detrended_white_light", combined)

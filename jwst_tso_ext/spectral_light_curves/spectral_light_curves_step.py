@@ -31,7 +31,8 @@ __all__ = ["SpectralLightCurvesStep"]
 
 #: Drift-table metadata copied into the spectrum's metadata (the wavelength correction).
 DRIFT_META = ("static_y_offset", "static_y_offset_err", "static_y_method", "static_x_offset",
-              "photom_reference", "stellar_template")
+              "photom_reference", "stellar_template", "static_y_fitted", "static_y_fitted_err",
+              "static_y_declined_reason", "crds_context")
 
 
 class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, LightCurveTableInput, Step):

@@ -15,6 +15,7 @@ from jwst_tso_ext.wavelength_drift import (
     resample,
     response,
     shift_estimator,
+    static_offset,
     wavelength_solution,
 )
 
@@ -46,9 +47,10 @@ class WavelengthDriftStep(PackageStepMixin, Step):
     maximum_cores = string(default='all')  # threads measuring and resampling chunks of integrations: an integer, 'quarter', 'half', 'all' or 'none' (threads share the cube: extra memory is one chunk per thread)
     template = string(default=None)  # stellar F_nu table (wavelength [um], flux columns) for the static y offset; overrides stellar_temperature
     stellar_temperature = float(default=None)  # K: blackbody F_nu model of the star for the static y offset when no template is given; None: Rayleigh-Jeans, F_nu ~ nu**2 (no standard JWST keyword carries Teff)
-    template_poly_degree = integer(default=2, min=0)  # degree of the smooth correction (polynomial in 7.5 um / wavelength - 1) multiplying template x instrument response
+    template_poly_degree = integer(default=2, min=0)  # degree of the smooth correction (polynomial in 7.5 um / wavelength - 1) of the whole-spectrum static y fit that checks a single measured spectral edge
     dispersion_solution = option('specwcs', 'wcs', default='specwcs')  # nominal wavelength per row in the static y fit: the specwcs table interpolated linearly (its calibration nodes), or the exposure's WCS (jwst smooths the table with a spline that departs from the nodes by up to 0.025 um below 5 um)
     y_offset = float(default=None)  # user static dispersion offset (pixels); overrides the fit (0 keeps the nominal wavelength solution)
+    plausible_y_offset = float(default=1.25)  # px: a fitted static y offset beyond this is declined (MIRI target acquisition places the star within 14 mas, 0.13 px, 1-sigma radial)
     max_shift = float(default=0.5)  # |x_shift| or |y_shift| (px) beyond which the Taylor-model fit is invalid: integration flagged (NaN shift, DO_NOT_USE)
     min_flux_scale = float(default=0.5)  # integrations whose fitted flux relative to the reference is below this are flagged likewise (trace lost)
     correct_drift = option('resample', 'none', default='resample')  # resample integrations onto the reference position
@@ -98,7 +100,15 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         when ``save_results`` is set. The static offsets, the error of ``y`` and how
         it was found are in ``meta.wavelength_drift`` and in the drift table's ``meta``
         (keys ``static_x_offset, static_y_offset, static_y_offset_err,
-        static_y_method, stellar_template, photom_reference``).
+        static_y_method, stellar_template, photom_reference, static_y_fitted,
+        static_y_fitted_err, static_y_declined_reason, static_y_checks``).
+
+        The fitted y offset is judged before it is applied
+        (`static_offset.estimate_static_y_offset`: reduced chi-square and residual
+        structure of each edge fit, agreement of the blue and red edges, distance
+        from the search range, ``plausible_y_offset``). If a test fails the offset is
+        not applied: a WARNING says why, ``static_y_method`` is ``'declined'`` and
+        the fitted value and the reason are recorded.
         """
         result = self.prepare_output(step_input, open_as_type=datamodels.CubeModel)
         exp_type = str(result.meta.exposure.type).upper()
@@ -191,7 +201,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         # the reference actually used, so that later segments can share it
         result.drift_reference = ref.frame.astype(np.float32)
         result.drift_reference_err = np.sqrt(ref.variance).astype(np.float32)
-        static_meta = {"static_x_offset": x_static, **static}
+        static_meta = {"static_x_offset": x_static, **static, "crds_context": _crds_context()}
         static_meta.update(reference=str(self.reference), correct_drift=self.correct_drift)
         result.meta.wavelength_drift = static_meta
         table.meta.update(static_meta)
@@ -259,10 +269,11 @@ class WavelengthDriftStep(PackageStepMixin, Step):
     def _static_y_offset(self, model, ref):
         """Static dispersion offset, its error and how it was found (``meta.wavelength_drift``).
 
-        The fit (`wavelength_solution.fit_static_y_offset`) models the reference
-        spectrum as the stellar template times the instrument response of the photom
-        reference that CRDS selects for the exposure, dispersed with the exposure's own
-        (specwcs) wavelength solution.
+        The fit (`static_offset.estimate_static_y_offset`) locates the sharp edges of
+        the stellar template times the instrument response of the photom reference
+        that CRDS selects for the exposure, dispersed with the exposure's own
+        (specwcs) wavelength solution, fits the reference spectrum around each edge
+        and judges the result; a declined fit leaves the offset at 0.
         """
         static = {
             "static_y_offset": 0.0,
@@ -271,6 +282,10 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             "stellar_template": "",
             "photom_reference": "",
             "dispersion_solution": "",
+            "static_y_fitted": float("nan"),
+            "static_y_fitted_err": float("nan"),
+            "static_y_declined_reason": "",
+            "static_y_checks": "",
         }
         if self.y_offset is not None:
             static.update(static_y_offset=float(self.y_offset), static_y_method="user")
@@ -299,26 +314,59 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             model, ref.x_center
         )
         spectrum = np.nansum(ref.frame[:, ref.columns], axis=1)
-        variance = np.nansum(ref.variance[:, ref.columns], axis=1)
-        y_static, y_error = wavelength_solution.fit_static_y_offset(
+        # the reference is a median of n_frames integrations; ref.variance is that of one
+        variance = np.nansum(ref.variance[:, ref.columns], axis=1) * (
+            0.5 * np.pi / self._reference_frame_count(model)
+        )
+        estimate = static_offset.estimate_static_y_offset(
             spectrum,
             variance,
             np.arange(spectrum.size),
             template_wave,
             template_flux,
-            poly_degree=self.template_poly_degree,
             response=instrument_response,
             wavelength_of_row=wavelength_of_row,
+            plausible_offset=self.plausible_y_offset,
+            poly_degree=self.template_poly_degree,
         )
-        static.update(static_y_offset=y_static, static_y_offset_err=y_error)
+        static.update(
+            static_y_fitted=estimate.y_offset,
+            static_y_fitted_err=estimate.y_offset_err,
+            static_y_checks=estimate.summary(),
+        )
+        log.info("Static y offset edge fits: %s", estimate.summary())
+        if not estimate.accepted:
+            static.update(
+                static_y_method="declined",
+                static_y_declined_reason=estimate.reason,
+            )
+            log.warning(
+                "Static y offset declined, the nominal wavelength solution is kept "
+                "(fitted %.4f +/- %.4f px with the %s template and the %s response): %s. "
+                "Give y_offset (pixels) to set it, or a stellar template closer to the star.",
+                estimate.y_offset,
+                estimate.y_offset_err,
+                static["stellar_template"],
+                photom_name,
+                estimate.reason,
+            )
+            return static
+        static.update(static_y_offset=estimate.y_offset, static_y_offset_err=estimate.y_offset_err)
         log.info(
-            "Static y offset (%s template, %s response): %.4f +/- %.4f px",
+            "Static y offset (%s template, %s response, spectral edges): %.4f +/- %.4f px",
             static["stellar_template"],
             photom_name,
-            y_static,
-            y_error,
+            estimate.y_offset,
+            estimate.y_offset_err,
         )
         return static
+
+    def _reference_frame_count(self, model):
+        """Integrations entering the reference frame (1 for one integration or an image)."""
+        if str(self.reference).strip().lower() != "median":
+            return 1
+        nints = model.data.shape[0]
+        return len(range(0, nints, max(1, -(-nints // self.max_reference_frames))))
 
     def _wavelength_of_row(self, model, x_center):
         """Nominal wavelength per row (specwcs table, or the exposure's WCS) and its source."""
@@ -509,6 +557,16 @@ def _wcs_wavelength_of_row(wcs, x_center):
         return np.asarray(world[-1], dtype=float)
 
     return wavelength_of_row
+
+
+def _crds_context():
+    """The CRDS context in use (recorded with the static offsets; '' if CRDS cannot say)."""
+    try:
+        from stpipe import crds_client
+
+        return str(crds_client.get_context_used("jwst"))
+    except Exception:  # noqa: BLE001 - provenance only, never a reason to fail
+        return ""
 
 
 def _int_numbers(model, mask):

@@ -148,7 +148,12 @@ def _template_cumulative(
     ``(poly_degree + 1, n_edges)``. The spectrum of a star offset by ``y`` has pixel
     values ``C(row + 0.5 - y) - C(row - 0.5 - y)``, which is smooth in ``y``.
     """
-    response = _package_response if response is None else response
+    if response is None:
+        log.info(
+            "Static y fit: no instrument response given; using the package's synthetic "
+            "response model (right only for jwst-tso-ext simulations)"
+        )
+        response = _package_response
     if wavelength_of_row is None:
         wavelength_of_row = geometry.wavelength_at_row
     grid = np.arange(rows.min() - 20.0, rows.max() + 20.0, fine_step)
@@ -178,6 +183,7 @@ def fit_static_y_offset(
     max_offset=3.0,
     response=None,
     wavelength_of_row=None,
+    psf_sigma=None,
 ):
     """Dispersion offset, and its error, from a fit of the observed spectrum against a model.
 
@@ -210,6 +216,10 @@ def fit_static_y_offset(
         Nominal wavelength (micron, NaN outside the calibration) at a row coordinate
         for a star at the nominal position, e.g. from the exposure's WCS. Default:
         `geometry.wavelength_at_row` (flight specwcs table).
+    psf_sigma : float, optional
+        Gaussian blur (px) of the spectrum along the dispersion, e.g. the width fitted
+        at a spectral edge (`static_offset.fit_edge`). Default: the package's
+        simulator PSF at 7.5 um (`detector.psf_sigma`), logged as a model value.
 
     Returns
     -------
@@ -226,7 +236,14 @@ def fit_static_y_offset(
         raise ValueError("too few finite spectrum elements to fit the static dispersion offset")
     weight = np.sqrt(np.where(good, 1.0 / np.where(good, variance, 1.0), 0.0))
     spectrum = np.where(good, spectrum, 0.0)
-    sigma = float(detector.psf_sigma(7.5))
+    if psf_sigma is None:
+        psf_sigma = float(detector.psf_sigma(7.5))
+        log.info(
+            "Static y fit: PSF blur %.2f px along the dispersion from the package's "
+            "simulator model (not measured on the data)",
+            psf_sigma,
+        )
+    sigma = float(psf_sigma)
     edges, cumulative = _template_cumulative(
         rows, template_wave, template_flux, sigma, response, wavelength_of_row, poly_degree
     )
@@ -266,8 +283,9 @@ def fit_static_y_offset(
     else:
         error = float("nan")
     if abs(y_best) > max_offset - 0.5 * step:
-        log.warning(
-            "Static dispersion offset %.3f px at the edge of the +/-%.1f px search range",
+        # callers judge the fit (`static_offset.estimate_static_y_offset` declines it)
+        log.info(
+            "Whole-spectrum static y fit %.3f px at the edge of the +/-%.1f px search range",
             y_best,
             max_offset,
         )

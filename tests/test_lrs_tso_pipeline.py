@@ -275,10 +275,10 @@ def test_segments_open_without_keeping_a_second_copy_of_the_ramp(small_exposure)
     import gc
     import weakref
 
-    from jwst_tso_ext.pipeline.lrs_tso import _open
+    from jwst_tso_ext.pipeline.inputs import open_segment
 
     _, uncal, _ = small_exposure
-    with _open(uncal) as model:
+    with open_segment(uncal) as model:
         assert isinstance(model, datamodels.RampModel)
         old = weakref.ref(model.data)
         model.data = model.data + 1.0
@@ -291,13 +291,13 @@ def test_reference_output_is_released_before_jump(small_exposure, caplog):
     import logging
 
     from jwst_tso_ext.pipeline import LrsTsoPipeline
-    from jwst_tso_ext.pipeline.lrs_tso import _open
+    from jwst_tso_ext.pipeline.inputs import open_segment
 
     _, uncal, _ = small_exposure
     pipeline = LrsTsoPipeline(save_results=False)
     original = datamodels.RampModel(str(uncal))
     data_before = original.data.copy()
-    with _open(original) as model, caplog.at_level(logging.INFO):
+    with open_segment(original) as model, caplog.at_level(logging.INFO):
         assert model is not original  # a caller's model is copied, never changed
         assert model.hasattr("refout")
         seen = {}

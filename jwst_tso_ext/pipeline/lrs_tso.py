@@ -1,9 +1,9 @@
 """`LrsTsoPipeline`: MIRI LRS slitless TSO from uncal ramps to a detrended white-light curve.
 
 The pipeline class holds the parameters, the sub-steps and the bodies of a segment's
-phases; which phase runs when is `~jwst_tso_ext.pipeline.scheduler`'s, what a file is
-and how it is opened `~jwst_tso_ext.pipeline.inputs`', and how products are written
-`~jwst_tso_ext.pipeline.products`' (see the architecture page of the docs).
+phases. When each phase runs is decided in `jwst_tso_ext.pipeline.scheduler`; inputs
+are read with `jwst_tso_ext.pipeline.inputs` and products written with
+`jwst_tso_ext.pipeline.products` (docs: architecture).
 """
 
 import logging

@@ -7,9 +7,8 @@ issue 25; a science change that alters a product on purpose regenerates them wit
 
 import json
 
-import pytest
-
 import bit_identical
+import pytest
 
 
 @pytest.mark.slow

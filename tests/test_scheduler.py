@@ -166,3 +166,9 @@ def test_phases_and_results_pickle_for_dask():
         assert pickle.loads(pickle.dumps(phase)) is phase
     result = PhaseResult(1, "seg1", cube="a.fits", needs_drift=True)
     assert pickle.loads(pickle.dumps(result)) == result
+
+
+def test_the_scheduler_parameter_is_read_once():
+    read = executor.parse_scheduler(" local:2 ")
+    assert read == ("local", 2) and read.kind == "local" and read.value == 2
+    assert executor.parse_scheduler(read) is read  # open_executor takes it as read

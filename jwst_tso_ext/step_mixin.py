@@ -3,10 +3,12 @@
 * stpipe configures logging (level, format, log files, ``strun`` output) only for the
   logger names a class returns from ``get_stpipe_loggers``; jwst's list holds ``jwst``
   but not this package.
-* stpipe reads an input file's header before ``process`` and swallows the errors of a
-  truncated or corrupt file, which then fails deep inside a reader (``KeyError:
+* stpipe reads an input file's header before ``process`` (``build_config`` for
+  ``Step.call``, ``get_config_from_reference`` for ``strun``) and swallows the errors
+  of a truncated or corrupt file, which then fails deep inside a reader (``KeyError:
   "Extension 'ASDF' not found."``) or is even read silently. Input files are checked
-  first, and a bad one is a `ValueError` naming the file.
+  first, in those public hooks and in ``run``, and a bad one is a `ValueError` naming
+  the file.
 """
 
 import os
@@ -82,11 +84,50 @@ class PackageStepMixin:
         return (*super().get_stpipe_loggers(), PACKAGE_LOGGER)
 
     @classmethod
-    def _get_crds_parameters(cls, dataset):
-        """Check an input file before stpipe reads its header for CRDS."""
+    def build_config(cls, input, **kwargs):  # noqa: A002 - stpipe's name
+        """
+        Check an input file, then build the configuration as stpipe does.
+
+        ``Step.call`` reads the input's header here for CRDS parameters.
+
+        Parameters
+        ----------
+        input : str, model or None
+            The input (``Step.call``'s first argument).
+        **kwargs
+            As in `stpipe.Step.build_config`.
+
+        Returns
+        -------
+        config, config_file
+            As `stpipe.Step.build_config`.
+        """
+        if _is_product_path(input):
+            check_input_file(input)
+        return super().build_config(input, **kwargs)
+
+    @classmethod
+    def get_config_from_reference(cls, dataset, disable=None, crds_observatory=None):
+        """
+        Check an input file, then look up the step's CRDS parameters as stpipe does.
+
+        ``strun`` reads the input's header here for CRDS parameters.
+
+        Parameters
+        ----------
+        dataset, disable, crds_observatory
+            As in `stpipe.Step.get_config_from_reference`.
+
+        Returns
+        -------
+        configobj.ConfigObj
+            As `stpipe.Step.get_config_from_reference`.
+        """
         if _is_product_path(dataset):
             check_input_file(dataset)
-        return super()._get_crds_parameters(dataset)
+        return super().get_config_from_reference(
+            dataset, disable=disable, crds_observatory=crds_observatory
+        )
 
     def run(self, *args):
         """Check an input file, then run the step as its base class does."""

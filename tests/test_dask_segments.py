@@ -7,6 +7,7 @@ CRDS cache). The serial run and the cluster runs must give bit-identical product
 
 import builtins
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -20,11 +21,15 @@ from stdatamodels.jwst import datamodels
 
 from jwst_tso_ext.cli.demo import orbit_arguments
 from jwst_tso_ext.pipeline import executor
-from jwst_tso_ext.pipeline.lrs_tso import KILL_WORKER_ENV, atomic_write
+from jwst_tso_ext.pipeline.products import atomic_write
 from jwst_tso_ext.simulate import SimulationConfig, simulate_exposure
 from jwst_tso_ext.tso_outlier_detection import rolling
 
 ROOT = "dask4"
+
+#: Worker preload (dask's ``distributed.worker.preload``) that kills a worker while it
+#: saves a product: the fault injection of these tests, kept out of the package.
+KILL_PRELOAD = Path(__file__).with_name("dask_kill_worker.py")
 
 
 # --- plain functions ---------------------------------------------------------------
@@ -229,10 +234,11 @@ def test_atomic_write_leaves_nothing_under_the_final_name_when_writing_fails(tmp
 # --- runs on a 2-worker local cluster ----------------------------------------------
 
 
-def _strun(*arguments, cwd, check=True):
+def _strun(*arguments, cwd, check=True, env=None):
     strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
     result = subprocess.run(
-        [strun, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=900
+        [strun, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=900,
+        env=env,
     )
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -261,11 +267,20 @@ def exposure(tmp_path_factory):
 WINDOW = "--steps.tso_outlier_detection.rolling_window_width=7"
 
 
-def _run(exposure, out, *options, check=True):
+def _run(exposure, out, *options, check=True, kill=None):
+    """``strun lrs_tso`` on the exposure; ``kill``: the `KILL_PRELOAD` spec, if any."""
     directory, asn, orbit = exposure
     out.mkdir()
+    env = None
+    if kill is not None:
+        env = {
+            **os.environ,
+            "DASK_DISTRIBUTED__WORKER__PRELOAD": json.dumps([str(KILL_PRELOAD)]),
+            "JWST_TSO_EXT_TEST_KILL_WORKER": kill,
+        }
     return _strun(
-        "lrs_tso", asn, "--output_dir", out, *orbit, WINDOW, *options, cwd=out, check=check
+        "lrs_tso", asn, "--output_dir", out, *orbit, WINDOW, *options, cwd=out, check=check,
+        env=env,
     )
 
 
@@ -364,15 +379,9 @@ def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
     before the file is renamed into place: the phase is rerun on a fresh worker and
     every product is bit-identical to the serial run's; no partial file is left under a
     product name."""
-    import os
-
     marker = tmp_path / "killed_once"
-    os.environ[KILL_WORKER_ENV] = f"{ROOT}_seg002_calints|{marker}"
-    try:
-        out = tmp_path / "local2"
-        result = _run(exposure, out, "--scheduler=local:2")
-    finally:
-        del os.environ[KILL_WORKER_ENV]
+    out = tmp_path / "local2"
+    result = _run(exposure, out, "--scheduler=local:2", kill=f"{ROOT}_seg002_calints|{marker}")
     assert marker.exists()  # the worker was killed
     log = result.stdout + result.stderr
     assert "[segment 2/4]" in log and "[segment 4/4]" in log  # workers' lines, labelled
@@ -392,14 +401,11 @@ def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
 
 @pytest.mark.slow
 def test_a_segment_whose_worker_always_dies_fails_naming_the_segment(exposure, tmp_path):
-    import os
-
-    os.environ[KILL_WORKER_ENV] = f"{ROOT}_seg003_rateints"
-    try:
-        out = tmp_path / "dies"
-        result = _run(exposure, out, "--scheduler=local:2", "--segment_retries=0", check=False)
-    finally:
-        del os.environ[KILL_WORKER_ENV]
+    out = tmp_path / "dies"
+    result = _run(
+        exposure, out, "--scheduler=local:2", "--segment_retries=0", check=False,
+        kill=f"{ROOT}_seg003_rateints",
+    )
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert "segment 3/4: the dask worker running it died" in log

@@ -275,10 +275,10 @@ def test_segments_open_without_keeping_a_second_copy_of_the_ramp(small_exposure)
     import gc
     import weakref
 
-    from jwst_tso_ext.pipeline.lrs_tso import _open
+    from jwst_tso_ext.pipeline.inputs import open_segment
 
     _, uncal, _ = small_exposure
-    with _open(uncal) as model:
+    with open_segment(uncal) as model:
         assert isinstance(model, datamodels.RampModel)
         old = weakref.ref(model.data)
         model.data = model.data + 1.0
@@ -291,13 +291,13 @@ def test_reference_output_is_released_before_jump(small_exposure, caplog):
     import logging
 
     from jwst_tso_ext.pipeline import LrsTsoPipeline
-    from jwst_tso_ext.pipeline.lrs_tso import _open
+    from jwst_tso_ext.pipeline.inputs import open_segment
 
     _, uncal, _ = small_exposure
     pipeline = LrsTsoPipeline(save_results=False)
     original = datamodels.RampModel(str(uncal))
     data_before = original.data.copy()
-    with _open(original) as model, caplog.at_level(logging.INFO):
+    with open_segment(original) as model, caplog.at_level(logging.INFO):
         assert model is not original  # a caller's model is copied, never changed
         assert model.hasattr("refout")
         seen = {}
@@ -314,3 +314,21 @@ def test_reference_output_is_released_before_jump(small_exposure, caplog):
     assert original.hasattr("refout")
     assert np.array_equal(original.data, data_before)
     assert any("REFOUT released" in record.getMessage() for record in caplog.records)
+
+
+def test_asking_the_extraction_step_to_save_is_said_not_silently_dropped(caplog):
+    """Each segment's x1dints is saved by lrs_tso (with its drift table and flags): a
+    user's save_results on the extraction step is not used, and the log says so."""
+    import logging
+
+    from jwst_tso_ext.pipeline import LrsTsoPipeline
+
+    pipeline = LrsTsoPipeline(steps={"tso_extract_1d": {"save_results": True}})
+    with caplog.at_level(logging.WARNING, logger="jwst_tso_ext"):
+        pipeline._keep_extraction_unsaved()
+    assert "steps.tso_extract_1d.save_results / output_file not used" in caplog.text
+    assert pipeline.tso_extract_1d.save_results is False
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="jwst_tso_ext"):
+        LrsTsoPipeline()._keep_extraction_unsaved()  # nothing asked: nothing said
+    assert caplog.text == ""

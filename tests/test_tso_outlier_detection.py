@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from astropy.table import Table
 from jwst.outlier_detection import OutlierDetectionStep
+from jwst.resample.resample_utils import build_mask
 from stdatamodels.jwst import datamodels
 
 from jwst_tso_ext.miri_lrs import detector
@@ -14,9 +15,9 @@ from jwst_tso_ext.simulate import SimulationConfig, make_outliers, noiseless_rat
 from jwst_tso_ext.steps import TsoOutlierDetectionStep
 from jwst_tso_ext.tso_outlier_detection import products, rolling
 
-OUTLIER = 16
-DO_NOT_USE = 1
-JUMP_DET = 4
+OUTLIER = datamodels.dqflags.pixel["OUTLIER"]
+DO_NOT_USE = datamodels.dqflags.pixel["DO_NOT_USE"]
+JUMP_DET = datamodels.dqflags.pixel["JUMP_DET"]
 
 
 def _cube(nints=50, ny=24, nx=16, seed=0, first_int=1):
@@ -82,6 +83,12 @@ def _trend_cube(nints, first_int):
     return model
 
 
+def _tail(segment, step):
+    """The end of ``segment`` that the next one takes as context (as lrs_tso saves it)."""
+    good = build_mask(segment.dq, step.good_bits).astype(bool)
+    return rolling.segment_tail(segment.data, good, step.maskpt, step.rolling_window_width)
+
+
 def test_segment_context_gives_the_whole_exposure_flags():
     """With the previous segment's end as context, a segment's flags are those of one run
     over the whole exposure, except the last window // 2 integrations of earlier segments
@@ -91,15 +98,21 @@ def test_segment_context_gives_the_whole_exposure_flags():
     reference = TsoOutlierDetectionStep.call(whole, rolling_window_width=window)
     step = TsoOutlierDetectionStep(rolling_window_width=window)
     assert step.ignore_nan_in_window  # the default
-    step.context = rolling.SegmentContext()
-    parts = []
+    parts, tails = [], []
     for start, stop in [(0, 25), (25, 28), (28, 60)]:  # a segment shorter than the window
         segment = _cube(nints=stop - start, first_int=start + 1)
         for name in ("data", "err", "dq"):
             getattr(segment, name)[:] = getattr(whole, name)[start:stop]
-        parts.append(step.run(segment).dq)
-    assert step.context.last_int_num == 60
-    assert step.context.data.shape == (half, 24, 16)
+        # the context as lrs_tso makes it: from the saved ends of the earlier segments
+        context = rolling.chain_context(tails, window)
+        given = None if context.data is None else context.data.copy()
+        parts.append(step.run(segment, context).dq)
+        if given is not None:  # the step does not change the context it is given
+            np.testing.assert_array_equal(context.data, given)
+        tails.append((_tail(segment, step), start + 1, stop))
+    last = rolling.chain_context(tails, window)
+    assert last.last_int_num == 60
+    assert last.data.shape == (half, 24, 16)
     combined = np.concatenate(parts)
     flagged = (reference.dq & OUTLIER) > 0
     assert flagged.sum() > 50
@@ -118,13 +131,11 @@ def test_segment_context_removes_false_flags_on_a_trend_at_a_segment_start():
     alone = TsoOutlierDetectionStep.call(second, rolling_window_width=window)
     assert ((alone.dq[:3] & OUTLIER) > 0).all()
     step = TsoOutlierDetectionStep(rolling_window_width=window)
-    step.context = rolling.SegmentContext()
-    step.run(first)
-    with_context = step.run(second)
+    context = rolling.chain_context([(_tail(first, step), 1, 30)], window)
+    with_context = step.run(second, context)
     assert not ((with_context.dq[:5] & OUTLIER) > 0).any()
     # a context that does not end just before the segment is not used
-    step.context.last_int_num = 10
-    unrelated = step.run(second)
+    unrelated = step.run(second, rolling.SegmentContext(context.data, 10))
     assert np.array_equal(unrelated.dq, alone.dq)
 
 
@@ -233,7 +244,6 @@ def test_lrs_tso_flags_simulated_outliers_across_segments(tmp_path):
     pipeline.detrended_white_light.skip = True
     pipeline.tso_outlier_detection.save_results = True
     combined = pipeline.run([str(p) for p in paths[:2]])
-    assert pipeline.tso_outlier_detection.context is None  # not kept after the run
     flagged = np.concatenate([
         (datamodels.open(tmp_path / f"outl_seg00{n}_crfints.fits").dq & OUTLIER) > 0
         for n in (1, 2)

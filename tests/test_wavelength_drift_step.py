@@ -343,3 +343,21 @@ def test_flux_calibrated_input_is_fitted_with_a_flat_response(wcs_references):
     static = result.meta.wavelength_drift
     assert static.photom_reference == "photom applied"
     assert static.static_y_offset == pytest.approx(0.6, abs=0.02)
+
+
+def test_a_reference_given_to_process_wins_over_the_parameter(drifting):
+    """lrs_tso passes the exposure's reference as a process() argument (strun users set
+    the ``reference`` parameter): the same drift as with the parameter, the step's
+    parameter unchanged, and no reference frame attached to the output."""
+    model, _, _ = drifting
+    step = WavelengthDriftStep(correct_drift="none", y_offset=0.0)
+    given = step.run(model, "0")
+    assert step.reference == "median"
+    as_parameter = WavelengthDriftStep.call(model, correct_drift="none", y_offset=0.0,
+                                            reference="0")  # fmt: skip
+    for name in ("x_shift", "y_shift"):
+        np.testing.assert_array_equal(Table(given.drift_table)[name],
+                                      Table(as_parameter.drift_table)[name])  # fmt: skip
+    assert Table(given.drift_table)["x_shift"][0] == pytest.approx(0.0, abs=1e-8)
+    assert given.meta.wavelength_drift.reference == "0"
+    assert not given.hasattr("drift_reference")

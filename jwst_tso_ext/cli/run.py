@@ -97,7 +97,7 @@ def _shared_scheduler(scheduler, dashboard):
 def run(args, extra=()):
     """Run every input; returns 0, or 1 if an exposure failed (the others still run)."""
     from jwst_tso_ext.pipeline import LrsTsoPipeline
-    from jwst_tso_ext.pipeline.lrs_tso import expand_inputs
+    from jwst_tso_ext.pipeline.inputs import expand_inputs
 
     options = step_options(extra)
     total = sum(len(expand_inputs(path)[0]) for path in args.inputs)

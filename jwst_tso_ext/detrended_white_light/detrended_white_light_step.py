@@ -23,7 +23,7 @@ from jwst_tso_ext.step_mixin import PackageStepMixin
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DetrendedWhiteLightStep"]
+__all__ = ["DetrendedWhiteLightStep", "fit_white_light"]
 
 DEFAULT_FREE = {
     "transit": ["t0", "rp", "a", "inc"],
@@ -108,13 +108,34 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, LightCurve
             column of its scale (the other is NaN), and ``meta`` says which columns were
             read and which time scale was assumed (``input_time_scale``).
         """  # noqa: E501
+        table, result = self.white_light(input_data)
+        if result is None:  # skipped
+            return table
+        return self._finish(table, result)
+
+    def white_light(self, input_data):
+        """
+        The white-light table and its fit, as `process` makes them, without products.
+
+        Parameters
+        ----------
+        input_data : str, model or `~astropy.table.Table`
+            As in `process`.
+
+        Returns
+        -------
+        table : `~astropy.table.QTable`
+            As `process` returns it (``meta['detrended_white_light']`` set).
+        result : dict or None
+            The fit (see `make_detrended_light_curve`); None when the step is skipped.
+        """
         if is_light_curve_table(input_data):
             return self._fit_table(input_data)
         # Only read from the input: no copy needed, and nothing is written back to it.
         model = self.prepare_output(input_data, make_copy=False)
         if not model.hasattr("spec") or len(model.spec) == 0:
             log.error("No valid input spectra found; step skipped.")
-            return QTable(meta={self.class_alias: "SKIPPED"})
+            return QTable(meta={self.class_alias: "SKIPPED"}), None
         if len(model.spec) > 1:
             log.warning(f"{len(model.spec)} spectra in the input; only the first is used.")
 
@@ -136,7 +157,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, LightCurve
             **self.light_curve_options(),
         )
         table.meta["drift_table"] = self._drift_path_used
-        return self._finish(table, result)
+        return self._with_status(table), result
 
     def _fit_table(self, source):
         """Read a light-curve table, fit it, write the products."""
@@ -154,13 +175,17 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, LightCurve
         options["time_column"] = light_curve["time_scale"]
         table, result = detrend_white_light(light_curve, regressors=light_curve["regressors"],
                                             table_meta=light_curve["meta"], **options)
-        return self._finish(table, result)
+        return self._with_status(table), result
 
-    def _finish(self, table, result):
-        """Set the status, write the products when asked, return the table."""
+    def _with_status(self, table):
+        """The table with the step's status in its meta."""
         # COMPLETE: the requested model (or its BIC choice) was fitted; REDUCED: the data
         # could not support part of it (meta['dropped'] says what and why)
         table.meta[self.class_alias] = table.meta["fit_status"]
+        return table
+
+    def _finish(self, table, result):
+        """Write the products when asked, return the table."""
         if self.save_results:
             output_path = self.make_output_path()
             table.write(output_path, format="ascii.ecsv", overwrite=True)
@@ -222,3 +247,27 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, LightCurve
             return {}
         log.info(f"Using drift table {self._drift_path_used} for regressors {names}")
         return regressors_from_drift_table(drift, int_num, names)
+
+
+def fit_white_light(input_data, **parameters):
+    """
+    The white light `DetrendedWhiteLightStep` fits, without running the step.
+
+    For a step that needs a white light and was given none (``spectral_light_curves``
+    used alone): the same table, with the step's default parameters updated by
+    ``parameters``, and no products written, no CRDS lookup.
+
+    Parameters
+    ----------
+    input_data : model or `~astropy.table.Table`
+        An x1dints model or a light-curve table.
+    **parameters
+        Parameters of `DetrendedWhiteLightStep` (e.g. ``drift_table``).
+
+    Returns
+    -------
+    `~astropy.table.QTable`
+        As `DetrendedWhiteLightStep.process` returns it.
+    """
+    table, _ = DetrendedWhiteLightStep(**parameters).white_light(input_data)
+    return table

@@ -31,6 +31,7 @@ integration, otherwise a bin that drops out of one integration makes a fake dip.
 import logging
 
 import numpy as np
+from stdatamodels.jwst.datamodels import dqflags
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ __all__ = [
     "bin_edges",
 ]
 
-DO_NOT_USE = 1
+#: DQ bit of a bin not to be used.
+DO_NOT_USE = dqflags.pixel["DO_NOT_USE"]
 
 
 def spectra_from_model(model):

@@ -301,7 +301,7 @@ def detrend(
     search_min_snr : float
         Significance a dip needs in the search to be fitted; it is then kept only if
         the event model lowers the BIC against the systematics alone.
-    transit_shape : {'bic', 'physical', 'free_ingress'}
+    transit_shape : {'bic', 'physical', 'free_ingress', 'fixed'}
         'physical': the limb-darkened planet, ingress from ``rp`` and the orbit;
         'free_ingress': a flat-bottomed dip (uniform disk, ``u1 = u2 = 0`` unless the
         limb darkening is fitted, central chord ``b = 0``) whose ingress has its own

@@ -10,7 +10,8 @@ from stdatamodels.jwst import datamodels
 
 from jwst_tso_ext.pipeline import legacy, stages
 from jwst_tso_ext.pipeline.combine import combine_tables, combine_x1dints
-from jwst_tso_ext.pipeline.lrs_tso import existing_drift_table, expand_inputs
+from jwst_tso_ext.pipeline.inputs import expand_inputs
+from jwst_tso_ext.pipeline.products import existing_drift_table
 from jwst_tso_ext.step_mixin import PackageStepMixin
 from jwst_tso_ext.steps import DetrendedWhiteLightStep, SpectralLightCurvesStep
 

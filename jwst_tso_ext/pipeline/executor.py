@@ -27,6 +27,7 @@ import contextlib
 import logging
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ __all__ = [
     "setup_worker_process",
     "open_executor",
     "parse_scheduler",
+    "Scheduler",
 ]
 
 #: Prefixes of the environment variables handed to every worker (CRDS cache, server
@@ -46,26 +48,36 @@ __all__ = [
 FORWARDED_ENVIRONMENT = ("CRDS_", "STPIPE_")
 
 #: Loggers whose records carry the segment label while a segment task runs.
-_DASK_LOGGERS = ("distributed", "tornado", "bokeh", "asyncio")
+DASK_LOGGERS = ("distributed", "tornado", "bokeh", "asyncio")
 
 
 class SegmentWorkerError(RuntimeError):
     """A segment task was lost with its worker more often than the scheduler allows."""
 
 
+class Scheduler(NamedTuple):
+    """A ``scheduler`` parameter, read: where the segments run."""
+
+    #: ``"serial"``, ``"local"``, ``"address"`` or ``"scheduler_file"``.
+    kind: str
+    #: None, the number of local workers, the address, or the scheduler file's path.
+    value: object
+
+
 def parse_scheduler(scheduler):
-    """Read the ``scheduler`` parameter.
+    """Read the ``scheduler`` parameter (the one place it is parsed).
 
     Parameters
     ----------
-    scheduler : str or None
+    scheduler : str, None or Scheduler
         None (or ``''``, ``'none'``): in this process. ``'local:N'``: a local cluster of
         N worker processes. ``'tcp://...'`` (or another ``scheme://`` address) or
-        the path of an existing scheduler file: an existing cluster.
+        the path of an existing scheduler file: an existing cluster. A `Scheduler`
+        (already read) is returned as it is.
 
     Returns
     -------
-    tuple
+    Scheduler
         ``("serial", None)``, ``("local", N)``, ``("address", text)`` or
         ``("scheduler_file", path)``.
 
@@ -75,11 +87,13 @@ def parse_scheduler(scheduler):
         If the text is none of these (e.g. ``'local:0'``, ``'local:two'`` or a
         scheduler file that does not exist).
     """
+    if isinstance(scheduler, Scheduler):
+        return scheduler
     if scheduler is None:
-        return ("serial", None)
+        return Scheduler("serial", None)
     text = str(scheduler).strip()
     if text.lower() in ("", "none"):
-        return ("serial", None)
+        return Scheduler("serial", None)
     if text.lower().startswith("local"):
         _, _, count = text.partition(":")
         count = count.strip() or str(os.cpu_count() or 1)
@@ -88,11 +102,11 @@ def parse_scheduler(scheduler):
                 f"scheduler {scheduler!r}: expected 'local:N' with N a whole number of "
                 "worker processes >= 1"
             )
-        return ("local", int(count))
+        return Scheduler("local", int(count))
     if "://" in text:
-        return ("address", text)
+        return Scheduler("address", text)
     if Path(text).is_file():
-        return ("scheduler_file", text)
+        return Scheduler("scheduler_file", text)
     raise ValueError(
         f"scheduler {scheduler!r} is none of: None (in this process), 'local:N' (a local "
         "dask cluster of N worker processes), a scheduler address such as "
@@ -294,7 +308,7 @@ def _quiet_dask_loggers():
         The loggers raised, with their previous levels.
     """
     quieted = []
-    for name in _DASK_LOGGERS:
+    for name in DASK_LOGGERS:
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < logging.WARNING:
             quieted.append((logger, logger.level))
@@ -381,8 +395,8 @@ def open_executor(scheduler, dashboard=False, allowed_failures=1):
 
     Parameters
     ----------
-    scheduler : str or None
-        As in `parse_scheduler`.
+    scheduler : str, None or Scheduler
+        As in `parse_scheduler` (read there once).
     dashboard : bool, optional
         ``'local:N'`` only: serve the dask dashboard on localhost:8787 (off by default:
         no port but the local scheduler's is opened).

@@ -24,6 +24,7 @@ import logging
 
 __all__ = [
     "STAGES",
+    "STAGE1_STEPS",
     "STAGE2_STEPS",
     "STEP_CAL_STEP",
     "LEGACY_CAL_STEP_NAMES",
@@ -41,6 +42,25 @@ log = logging.getLogger(__name__)
 
 #: Product stages in processing order.
 STAGES = ("uncal", "rateints", "calints", "x1dints")
+
+#: Stage-1 steps of lrs_tso in the order jwst's Detector1Pipeline runs them for MIRI,
+#: with the MIRISim refpix guard in place of refpix.
+STAGE1_STEPS = (
+    "tsovisit_fix",
+    "group_scale",
+    "dq_init",
+    "emicorr",
+    "saturation",
+    "ipc",
+    "firstframe",
+    "lastframe",
+    "reset",
+    "linearity",
+    "rscd",
+    "dark_current",
+    "mirisim_refpix_guard",
+    "jump",
+)
 
 #: Stage-2 steps of lrs_tso (pipeline step names), in the order they run.
 STAGE2_STEPS = ("assign_wcs", "srctype", "flat_field", "wavelength_drift", "photom")

@@ -7,6 +7,7 @@ import numpy as np
 from astropy.table import QTable, Table
 from jwst.stpipe import Step
 
+from jwst_tso_ext.detrended_white_light.detrended_white_light_step import fit_white_light
 from jwst_tso_ext.lightcurve.binning import bin_edges, spectra_from_model, sum_white_light
 from jwst_tso_ext.lightcurve.model import regressors_from_drift_table
 from jwst_tso_ext.lightcurve.products import (
@@ -200,9 +201,7 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, LightCurve
             regressors = regressors_from_drift_table(drift, spectra["int_num"], self.regressors)
 
         def fit_white():
-            from jwst_tso_ext.steps import DetrendedWhiteLightStep
-
-            return DetrendedWhiteLightStep.call(model, drift_table=self.drift_table)
+            return fit_white_light(model, drift_table=self.drift_table)
 
         return dict(spectra=spectra, edges=edges, regressors=regressors, drift=drift,
                     drift_source=drift_source, table_meta=product_table_meta(model),
@@ -236,9 +235,7 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, LightCurve
                     whtlt_beside=beside)
 
     def _white_light_from_bins(self, spectra, edges, regressors):
-        """The white light of a long-form table's bins, fitted with the white-light step."""
-        from jwst_tso_ext.steps import DetrendedWhiteLightStep
-
+        """The white light of a long-form table's bins, fitted as the white-light step does."""
         white, white_err, _ = sum_white_light(
             spectra["wavelength"], spectra["flux"], spectra["error"],
             min_wave=edges[0], max_wave=edges[-1], max_bad_fraction=self.max_bad_fraction,
@@ -247,8 +244,7 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, LightCurve
         time = spectra["bjd_tdb"] if scale == "BJD_TDB" else spectra["mjd_utc"]
         table = Table({scale: time, "whitelight_flux": white, "whitelight_flux_err": white_err,
                        "int_num": spectra["int_num"], **regressors})
-        return DetrendedWhiteLightStep.call(table, time_column=scale,
-                                            regressors=list(regressors))
+        return fit_white_light(table, time_column=scale, regressors=list(regressors))
 
     def remove_suffix(self, name):
         """

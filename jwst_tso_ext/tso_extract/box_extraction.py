@@ -31,6 +31,7 @@ The definitions reproduced are:
 import logging
 
 import numpy as np
+from stdatamodels.jwst.datamodels import dqflags
 
 from jwst_tso_ext.parallel import map_in_threads
 from jwst_tso_ext.progress import IntegrationProgress
@@ -44,14 +45,14 @@ __all__ = [
     "median_background",
     "poly_background",
     "iter_blocks",
-    "subtract_background",
+    "fit_and_subtract_background",
     "box_extract",
     "finalize_spectra",
     "apply_aperture_correction",
 ]
 
-#: Value of the ``DO_NOT_USE`` bit in the JWST DQ flags.
-DO_NOT_USE = 1
+#: The ``DO_NOT_USE`` bit of the JWST DQ flags.
+DO_NOT_USE = dqflags.pixel["DO_NOT_USE"]
 
 #: Scale of the median's uncertainty relative to the mean's (as jwst).
 _MEDIAN_ERROR_FACTOR = 1.2
@@ -260,7 +261,7 @@ def poly_background(
     return background, var_rn, var_ph, var_fl
 
 
-def subtract_background(
+def fit_and_subtract_background(
     data, var_rnoise, var_poisson, var_flat, weights, bkg_weights, bkg_fit, bkg_order,
     smoothing_length, cross_coord,
 ):  # fmt: skip
@@ -328,7 +329,7 @@ def _extract_block(
 ):  # fmt: skip
     """Box-extract one block of integrations in internal layout (see `box_extract`)."""
     nints, ndisp, _ = data.shape
-    image, bkg_2d, (bvar_rn, bvar_ph, bvar_fl) = subtract_background(
+    image, bkg_2d, (bvar_rn, bvar_ph, bvar_fl) = fit_and_subtract_background(
         data, var_rnoise, var_poisson, var_flat, weights, bkg_weights, bkg_fit, bkg_order,
         smoothing_length, cross_coord,
     )  # fmt: skip

@@ -13,7 +13,7 @@ For a time series the profile is estimated once, from the median over all
 integrations of the background-subtracted data within the box aperture
 (negative values set to zero, normalised to unit sum per dispersion element);
 with stable pointing this is a high signal-to-noise estimate.  The background
-is the same as in the box extraction (`box_extraction.subtract_background`),
+is the same as in the box extraction (`box_extraction.fit_and_subtract_background`),
 and the variances of the flux are propagated from the read-noise, Poisson and
 flat variances with the extraction weights ``w = M P / V / sum(M P**2 / V)``.
 """
@@ -146,7 +146,7 @@ def optimal_extract(
     nints, ndisp = setup["nints"], w_int.shape[0]
 
     def background(d, vp, vr, vf, source_weights):
-        return box_extraction.subtract_background(
+        return box_extraction.fit_and_subtract_background(
             d, vr, vp, vf, source_weights, b_int, bkg_fit, bkg_order, smoothing_length,
             cross_coord,
         )  # fmt: skip

@@ -6,13 +6,14 @@ Plain functions on tables and arrays (the x1dints adapter takes the model).
 import logging
 
 import numpy as np
+from stdatamodels.jwst.datamodels import dqflags
 
 log = logging.getLogger(__name__)
 
 __all__ = ["add_outlier_counts", "flag_incomplete_bins", "incomplete_bins", "log_summary"]
 
-#: Value of the ``DO_NOT_USE`` bit in the JWST DQ flags.
-DO_NOT_USE = 1
+#: The ``DO_NOT_USE`` bit of the JWST DQ flags.
+DO_NOT_USE = dqflags.pixel["DO_NOT_USE"]
 
 
 def add_outlier_counts(drift_table, model):

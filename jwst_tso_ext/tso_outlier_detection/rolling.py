@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "SegmentContext",
     "chain_context",
+    "context_from_saved_tails",
     "detect_outliers",
     "segment_tail",
     "rolling_flags",
@@ -141,6 +142,36 @@ def chain_context(tails, window):
             tail = np.concatenate([previous, tail])[-keep:]
         context = SegmentContext(np.asarray(tail, dtype=np.float32), int(last))
     return context
+
+
+def context_from_saved_tails(saved, window):
+    """`chain_context` from tails saved as ``.npy`` files, reading only those it needs.
+
+    Parameters
+    ----------
+    saved : list
+        For each earlier segment, in order: ``(path, first_int_num, last_int_num,
+        rows)`` (the ``.npy`` file of its `segment_tail` and that tail's length), or
+        None (a segment whose outliers were not detected in this run).
+    window : int
+        ``rolling_window_width``.
+
+    Returns
+    -------
+    SegmentContext
+    """
+    keep = int(window) // 2
+    start = 0  # the last segment whose tail alone fills the context, or breaks the chain
+    for position in range(len(saved) - 1, -1, -1):
+        entry = saved[position]
+        if entry is None or entry[3] >= keep:
+            start = position
+            break
+    tails = [
+        None if entry is None else (np.load(entry[0]), entry[1], entry[2])
+        for entry in saved[start:]
+    ]
+    return chain_context(tails, window)
 
 
 def bad_pixel_mask(good, maskpt):

@@ -36,11 +36,7 @@ class TsoOutlierDetectionStep(PackageStepMixin, Step):
 
     reference_file_types = []
 
-    #: Set by `LrsTsoPipeline` to a `rolling.SegmentContext` while it runs the segments of
-    #: one exposure; None (default) treats every input as a whole exposure.
-    context = None
-
-    def process(self, step_input):
+    def process(self, step_input, context=None):
         """
         Flag outliers against a rolling median over integrations.
 
@@ -48,6 +44,10 @@ class TsoOutlierDetectionStep(PackageStepMixin, Step):
         ----------
         step_input : str or `~stdatamodels.jwst.datamodels.CubeModel`
             Calibrated cube (calints), one segment or a whole exposure.
+        context : `~jwst_tso_ext.tso_outlier_detection.rolling.SegmentContext`, optional
+            The end of the previous segment of the exposure (`rolling.chain_context`
+            makes it from the segments' saved ends), used when it directly precedes
+            this segment; not changed. None (default): the input is a whole exposure.
 
         Returns
         -------
@@ -74,14 +74,18 @@ class TsoOutlierDetectionStep(PackageStepMixin, Step):
             return result
 
         first = int(result.meta.exposure.integration_start or 1)
-        context = self.context
         if context is not None and context.data is not None:
-            if not context.usable_for(first, result.data.shape[1:]):
+            if context.usable_for(first, result.data.shape[1:]):
+                # a copy: detect_outliers replaces its data by this segment's end
+                context = rolling.SegmentContext(context.data, context.last_int_num)
+            else:
                 log.info(
                     "Previous segment does not end at integration %d: no context used", first - 1
                 )
-                context.data = None
-        if context is not None and context.data is not None:
+                context = None
+        else:
+            context = None
+        if context is not None:
             log.info(
                 "Integrations %d-%d of the previous segment are the context of this one",
                 context.last_int_num - context.data.shape[0] + 1,
@@ -99,8 +103,6 @@ class TsoOutlierDetectionStep(PackageStepMixin, Step):
             context=context,
             ignore_nan=self.ignore_nan_in_window,
         )
-        if context is not None:
-            context.last_int_num = first + nints - 1
         result.dq |= outliers * OUTLIER_BITS
         match_nans_and_flags(result)
 

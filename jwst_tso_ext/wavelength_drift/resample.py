@@ -20,6 +20,7 @@ import logging
 
 import numpy as np
 from scipy.ndimage import spline_filter1d, uniform_filter1d
+from stdatamodels.jwst.datamodels import dqflags
 
 from jwst_tso_ext.parallel import map_in_threads
 from jwst_tso_ext.progress import IntegrationProgress
@@ -28,7 +29,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["shift_cube"]
 
-DO_NOT_USE = 1
+#: DQ bit of a pixel not to be used.
+DO_NOT_USE = dqflags.pixel["DO_NOT_USE"]
 
 #: Integrations resampled at once: small chunks keep the filter's arrays in cache.
 CHUNK_SIZE = 32

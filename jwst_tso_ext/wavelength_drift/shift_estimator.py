@@ -60,6 +60,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 from scipy.ndimage import uniform_filter1d
 from scipy.special import erf
+from stdatamodels.jwst.datamodels import dqflags
 
 from jwst_tso_ext.parallel import map_in_threads
 from jwst_tso_ext.progress import IntegrationProgress
@@ -69,15 +70,15 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DriftReference",
     "good_pixel_mask",
-    "subtract_background",
+    "subtract_row_background",
     "make_reference",
     "measure_shifts",
     "shift_derivatives",
     "shift_precision_bound",
 ]
 
-#: DQ bit that marks a pixel not to be used (as in ``stdatamodels.jwst.datamodels.dqflags``).
-DO_NOT_USE = 1
+#: DQ bit that marks a pixel not to be used.
+DO_NOT_USE = dqflags.pixel["DO_NOT_USE"]
 
 
 @dataclass
@@ -152,7 +153,7 @@ def good_pixel_mask(data, err, dq, bad_flags=DO_NOT_USE, n_reference_columns=4):
     return good
 
 
-def subtract_background(data, good, background_columns, background_rows=1):
+def subtract_row_background(data, good, background_columns, background_rows=1):
     """Subtract the mean of the good background pixels of each row.
 
     Parameters
@@ -471,7 +472,7 @@ def make_reference(
     background_columns = (np.abs(columns - x_center) >= background_offset) & (
         columns >= n_reference_columns
     )
-    corrected, _ = subtract_background(sub_data, good, background_columns, background_rows)
+    corrected, _ = subtract_row_background(sub_data, good, background_columns, background_rows)
     frame = _nanmedian0(corrected).astype(float)
     # refine the trace centre on the background-subtracted frame
     rows, cols, _ = _window(frame, x_center, x_half_width, row_threshold, row_padding, row_range)
@@ -676,7 +677,9 @@ def _fit_chunk(data, err, dq, ref, bad_flags, n_reference_columns, n_iterations)
     var_ref_y = np.einsum(
         "rc,rc->r", np.where(np.isfinite(var_ref), var_ref, 0.0).reshape(nrow, ncol), colw**2
     )
-    w_y = np.broadcast_to(np.where(var_ref_y > 0, 1.0 / var_ref_y, 0.0), spec.shape)
+    # rows of no finite reference variance get no weight (and no division by zero)
+    inverse_var_y = np.divide(1.0, var_ref_y, out=np.zeros_like(var_ref_y), where=var_ref_y > 0)
+    w_y = np.broadcast_to(inverse_var_y, spec.shape)
     _, dy, cov_y = _gauss_newton(*_projections(spec, w_y, spec_var, basis_y), _coef_y, n_iterations)
 
     # cross-dispersion shift from the full 2-D window with dy held at its value

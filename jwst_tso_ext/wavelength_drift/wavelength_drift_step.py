@@ -61,7 +61,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
 
     reference_file_types = ["photom", "specwcs"]
 
-    def process(self, step_input):
+    def process(self, step_input, reference=None):
         """
         Measure the drift, update the wavelength solution and resample the integrations.
 
@@ -69,6 +69,9 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         ----------
         step_input : str or `~stdatamodels.jwst.datamodels.CubeModel`
             Integrations after assign_wcs (and flat_field).
+        reference : str, optional
+            What to measure against, as the ``reference`` parameter (which it
+            overrides): the pipeline passes its exposure's ``_driftref.fits``.
 
         Returns
         -------
@@ -125,7 +128,9 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         n_threads = thread_count(
             self.maximum_cores, -(-result.data.shape[0] // resample.CHUNK_SIZE)
         )
-        ref = self._make_reference(result)
+        if reference is None:
+            reference = self.reference
+        ref = self._make_reference(result, reference)
         shifts = shift_estimator.measure_shifts(
             result.data,
             result.err,
@@ -198,11 +203,8 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             result.dq[failed] |= dqflags.pixel["DO_NOT_USE"]
         table = self._table(result, shifts)
         result.drift_table = table.as_array()
-        # the reference actually used, so that later segments can share it
-        result.drift_reference = ref.frame.astype(np.float32)
-        result.drift_reference_err = np.sqrt(ref.variance).astype(np.float32)
         static_meta = {"static_x_offset": x_static, **static, "crds_context": _crds_context()}
-        static_meta.update(reference=str(self.reference), correct_drift=self.correct_drift)
+        static_meta.update(reference=str(reference), correct_drift=self.correct_drift)
         result.meta.wavelength_drift = static_meta
         table.meta.update(static_meta)
         for name in ("x_shift", "y_shift"):
@@ -226,10 +228,10 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             bad |= dqflags.pixel[str(name).upper()]
         return bad
 
-    def _make_reference(self, model):
-        """The `shift_estimator` reference of ``model`` for this step's parameters."""
+    def _make_reference(self, model, reference):
+        """The `shift_estimator` reference of ``model`` against ``reference`` (see `process`)."""
         bad = self._bad_flags()
-        reference_data, reference = _reference_source(self.reference, model)
+        reference_data, reference = _reference_source(reference, model)
         if isinstance(reference, int):
             _check_reference_integration(*reference_data, reference, bad)
         return shift_estimator.make_reference(
@@ -260,10 +262,9 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         Returns
         -------
         frame, err : numpy.ndarray
-            float32 images of the detector frame's shape (the ``drift_reference`` and
-            ``drift_reference_err`` the step attaches to its output).
+            float32 images of the detector frame's shape.
         """
-        ref = self._make_reference(model)
+        ref = self._make_reference(model, self.reference)
         return ref.frame.astype(np.float32), np.sqrt(ref.variance).astype(np.float32)
 
     def _static_y_offset(self, model, ref):

@@ -93,6 +93,10 @@ def white_light_orbit(meta):
     for name, default in (("u1", 0.1), ("u2", 0.1), ("rp", 0.1), ("fp", 1e-3)):
         value = meta.get(name)
         orbit[name] = float(value) if value is not None else default
+        if value is None and kind == "transit" and name in ("u1", "u2"):
+            # rp and fp are only the bins' starting depths
+            log.warning(f"The white-light table has no {name}: the package's {default:g} is "
+                        "used instead (a model value, not this star's).")
     free_ingress = "rp_shape" in list(meta.get("free_parameters") or [])
     orbit["rp_shape"] = float(meta["rp_shape"]) if free_ingress else None
     return kind, orbit
@@ -349,8 +353,9 @@ def fit_spectral_light_curves(
     if kind == "transit":
         base["rp_shape"] = orbit["rp_shape"] or orbit["rp"]
         base["depth"] = orbit["rp"] ** 2
+    # held at c1, c2 unless listed as free above
     options = dict(white_light_systematics(white_meta, fit_options), astrophysical=kind,
-                   free_params=free, transit_shape="fixed")
+                   free_params=free, transit_shape="fixed", limb_darkening="fixed")
 
     tasks = []
     clips = np.zeros((nints, nbins), bool)

@@ -288,7 +288,7 @@ def main():
         f"`jwst-tso-ext simulate {' '.join(SIMULATION)} --seed {args.seed}` "
         "[`--y-offset 1`], then `strun lrs_tso <asn>` with the star's limb darkening "
         "(`--steps.detrended_white_light.u1/u2`, the simulator's) and otherwise defaults ("
-        "0.25 um bins 5-12 um, the white light's limb darkening in the bins, no common "
+        "0.25 um bins 5-12 um, the step's limb darkening in the bins, no common "
         "mode); see the "
         "script's docstring for the truth per bin, the error expectation and the band tests.",
         "",

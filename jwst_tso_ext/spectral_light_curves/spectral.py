@@ -7,7 +7,10 @@ the white light's common-good-bin rule
 clipped, optionally divided by the white light's common mode, and fitted with the
 white light's model family (:func:`~jwst_tso_ext.lightcurve.fit_selection.detrend`)
 with the orbit held at the white-light fit: only the depth, the bin's own systematics
-(chosen by BIC as for the white light) and, when asked, the limb darkening are free.
+(chosen by BIC as for the white light) and, by default, the limb darkening are free
+(a law that changes with wavelength, held at the white light's band average, biases
+the bins at the band's ends the opposite ways:
+``benchmarks/limb_darkening_recovery.py``).
 A transit bin fits the depth of the white light's transit shape (the batman dip of the
 white light's radius ratio, or of its free-ingress ``rp_shape``, scaled linearly), so
 the depth may be negative in a noisy bin and its error stays finite; the ingress
@@ -264,7 +267,7 @@ def _map_bins(tasks, n_workers):
 
 
 def fit_spectral_light_curves(
-    spectra, white, edges, regressors=None, common_mode="none", limb_darkening="white_light",
+    spectra, white, edges, regressors=None, common_mode="none", limb_darkening="free",
     u1=None, u2=None, limb_darkening_table=None, max_bad_fraction=0.5, fill_window=10,
     clip_sigma=5.0, clip_window=21, clip_maxiter=5, n_workers=1, table_meta=None,
     **fit_options,

@@ -18,7 +18,7 @@ from jwst_tso_ext.detrended_white_light.detrended_white_light_step import (
     DetrendedWhiteLightStep,
 )
 from jwst_tso_ext.lightcurve.clipping import sigma_clip_series
-from jwst_tso_ext.lightcurve.fit_selection import detrend
+from jwst_tso_ext.lightcurve.fit_selection import _limb_darkening_plan, detrend
 
 REALDATA = Path(__file__).parent / "data" / "realdata"
 WASP107B_PERIOD = 5.7214742
@@ -84,6 +84,9 @@ def test_fixed_needs_coefficients_and_eclipses_have_none():
         _fit(time, flux, error, "fixed")
     with pytest.raises(ValueError, match="limb_darkening must be one of"):
         _fit(time, flux, error, "stellar_model")
+    # an eclipse has no limb darkening: nothing added, u1/u2 dropped from the free list
+    free, plan = _limb_darkening_plan("free", "eclipse", {}, ["t0", "fp", "u1", "u2"])
+    assert free == ["t0", "fp"] and plan == "not used"
 
 
 def _wasp107b(regressors):

@@ -86,9 +86,10 @@ def association(directory, product, pattern):
 def limb_darkening_arguments(directory, name):
     """The star's limb darkening, given as a user gives it from a stellar model.
 
-    The simulator's (u1, u2) from its truth table; the fit's default (0.1, 0.1) differs
-    from the simulated star's, which shifts every bin's depth alike by ~-0.7 % (-40 ppm,
-    measured on a noiseless exposure; +/-4 ppm with the star's limb darkening).
+    The simulator's (u1, u2) from its truth table. The white light fits its limb
+    darkening by default and keeps given values only where they lower the BIC; the
+    former default, (0.1, 0.1) held, shifted every bin's depth alike by ~-0.7 %
+    (-40 ppm, measured on a noiseless exposure; +/-4 ppm with the star's).
     """
     u1, u2 = Table.read(directory / f"{name}_truth.ecsv", format="ascii.ecsv").meta[
         "limb_darkening"]
@@ -288,7 +289,7 @@ def main():
         f"`jwst-tso-ext simulate {' '.join(SIMULATION)} --seed {args.seed}` "
         "[`--y-offset 1`], then `strun lrs_tso <asn>` with the star's limb darkening "
         "(`--steps.detrended_white_light.u1/u2`, the simulator's) and otherwise defaults ("
-        "0.25 um bins 5-12 um, the white light's limb darkening in the bins, no common "
+        "0.25 um bins 5-12 um, the step's limb darkening in the bins, no common "
         "mode); see the "
         "script's docstring for the truth per bin, the error expectation and the band tests.",
         "",

@@ -142,7 +142,9 @@ def test_user_orbit_wins_over_the_search():
 
 
 def test_box_takes_the_flat_free_ingress_with_a_finite_depth_error():
-    """A box is fitted by the free-ingress shape: flat bottom (u = 0), b held at 0.
+    """A box is fitted by the free-ingress shape: flat bottom (u ~ 0), b held at 0.
+
+    The limb darkening is free by default: the box's flat bottom sends it to ~0.
 
     With b and rp_shape both free (they both set the ingress) the fit was degenerate:
     b's error ran to 10-500 and rp**2's error to ~10x the photon limit; and a
@@ -155,12 +157,14 @@ def test_box_takes_the_flat_free_ingress_with_a_finite_depth_error():
                                                **step_defaults())
     meta = table.meta
     assert "rp_shape" in meta["free_parameters"] and "b" not in meta["free_parameters"]
-    assert meta["b"] == 0.0 and meta["u1"] == 0.0 and meta["u2"] == 0.0
+    assert meta["b"] == 0.0 and abs(meta["u1"]) < 0.02 and abs(meta["u2"]) < 0.02
     depth, error = flat_bottom_depth(result, truth)
     # flat bottom: the reported depth rp**2 is the model's depth (within a fraction of
     # its error: the model's contacts need not fall on the scene's), with its error
     assert abs(meta["transit_depth"] - depth) < 0.2 * error
-    assert meta["transit_depth_err"] == pytest.approx(error, rel=0.1)
+    # rp**2's error also carries the free limb darkening's (which trades with rp at
+    # a fixed observed depth): at least the flat-bottom depth's, and still finite
+    assert error * 0.9 < meta["transit_depth_err"] < 120e-6
     assert abs(depth - truth["depth"]) < 3 * error
     assert error < 120e-6
     assert meta["rms_ppm"] < 1.1e6 * truth["expected_noise"]

@@ -63,8 +63,9 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, LightCurve
     rp_shape = float(default=None)  # Radius ratio setting the ingress when transit_shape is free_ingress (start); None: rp
     ecc = float(default=0.0)  # Eccentricity
     w = float(default=90.0)  # Argument of periastron (degrees)
-    u1 = float(default=0.1)  # Quadratic limb darkening u1
-    u2 = float(default=0.1)  # Quadratic limb darkening u2
+    limb_darkening = option('bic', 'free', 'fixed', default='bic')  # Transit limb darkening (quadratic): free: fitted as Kipping q1, q2, uniform in [0, 1]; fixed: held at u1, u2; bic: fitted, and u1, u2 (when given) held instead only if that lowers the BIC
+    u1 = float(default=None)  # Quadratic limb darkening u1 (e.g. from a stellar model): held (fixed), compared by BIC (bic), or the start of the fit (free); None: fitted from 0.1
+    u2 = float(default=None)  # Quadratic limb darkening u2 (as u1)
     fp = float(default=0.001)  # Planet-to-star flux ratio (eclipse; start from the search's depth when free)
     search_min_snr = float(default=5.0)  # Significance (depth / error) a dip needs in the transit search to be fitted; it is kept only if it lowers the BIC
     save_plot = boolean(default=False)  # Write the diagnostic PNG (also written when save_results)
@@ -228,6 +229,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, LightCurve
             search_min_snr=self.search_min_snr,
             transit_shape=self.transit_shape,
             phase_order=self.phase_order,
+            limb_darkening=self.limb_darkening,
         )
 
     def _regressors(self, input_data, model, int_num):

@@ -183,6 +183,9 @@ def detrend_white_light(
     meta["depth_regressor_correlation"] = dict(selection["depth_correlation"])
     meta["model_bic"] = {k: (v if isinstance(v, str) else float(v))
                          for k, v in selection["candidates"].items()}
+    meta["limb_darkening"] = selection["limb_darkening"]
+    if selection["limb_darkening_bic"] is not None:
+        meta["limb_darkening_bic"] = dict(selection["limb_darkening_bic"])
     meta["start"] = selection["start"]
     if selection["impact_start"] is not None:
         meta["impact_start"] = selection["impact_start"]

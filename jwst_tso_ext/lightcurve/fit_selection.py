@@ -18,7 +18,14 @@ systematics, it
    than ``regressor_min_delta_bic`` (10: very strong evidence), so a
    regressor that carries no signal cannot soak up the transit or inflate the depth
    error;
-3. **degrades instead of failing** when the data cannot support the requested model
+3. **frees the limb darkening** of a transit (quadratic law, varied as Kipping's q1,
+   q2 with uniform priors in [0, 1]) unless told otherwise: a law held at wrong
+   values biases the depth (WASP-107 b's MIRI white light read 7 sigma low with
+   u1 = u2 = 0.1 held), and its error ignores the limb darkening's. Given
+   coefficients (a stellar model's) are held only where the data do not ask for
+   more: ``limb_darkening='bic'`` refits the chosen model with them held and keeps
+   that fit only if its BIC is lower; ``'fixed'`` holds them;
+4. **degrades instead of failing** when the data cannot support the requested model
    (short exposures): models with more parameters than the points allow, or with too
    few points outside the event, are passed over; with no room for the event the
    systematics alone are fitted, down to a normalisation. What was dropped and why is
@@ -54,7 +61,7 @@ from jwst_tso_ext.lightcurve.transit_search import search_phase_curve, search_tr
 
 log = logging.getLogger(__name__)
 
-__all__ = ["detrend", "DEFAULT_IMPACT_STARTS", "RAMP_LEVELS"]
+__all__ = ["detrend", "DEFAULT_IMPACT_STARTS", "LIMB_DARKENING_CHOICES", "RAMP_LEVELS"]
 
 #: Impact parameters the fit is started from when the orbit is not given.
 DEFAULT_IMPACT_STARTS = (0.1, 0.5, 0.8)
@@ -68,6 +75,37 @@ _PHASE_SHAPES = ("order1", "order2")
 
 #: ``phase_order`` options: the phase function's order chosen by BIC, or given.
 PHASE_ORDERS = ("bic", "1", "2")
+
+#: Limb darkening of a transit: fitted; held at the given u1, u2; or the given values
+#: held only if that lowers the BIC against the fitted law (free when none are given).
+LIMB_DARKENING_CHOICES = ("free", "fixed", "bic")
+_LIMB_DARKENING_NAMES = ("u1", "u2", "q1", "q2")
+
+
+def _limb_darkening_plan(limb_darkening, astrophysical, astro_params, free_params):
+    """The free parameters with the limb darkening added if fitted, and whether to compare.
+
+    Returns ``(free_params, plan)``; ``plan`` is 'free', 'fixed' (held at the given
+    values), 'bic' (fitted, then compared with the given values held) or 'not used'
+    (no transit: an eclipse or systematics only have no limb darkening to fit; a phase
+    curve's transit has, and is treated as a transit's).
+    """
+    if limb_darkening not in LIMB_DARKENING_CHOICES:
+        raise ValueError(f"limb_darkening must be one of {LIMB_DARKENING_CHOICES}, "
+                         f"not {limb_darkening!r}")
+    free = list(free_params or [])
+    given = all((astro_params or {}).get(k) is not None for k in ("u1", "u2"))
+    if astrophysical not in ("transit", "phase_curve"):
+        return [p for p in free if p not in _LIMB_DARKENING_NAMES], "not used"
+    if set(_LIMB_DARKENING_NAMES) & set(free):
+        return free, "free"  # named as free parameters: fitted whatever the choice
+    if limb_darkening == "fixed":
+        if not given:
+            raise ValueError("limb_darkening='fixed' needs the coefficients: give u1 and u2 "
+                             "(e.g. from a stellar model), or fit them (limb_darkening='free').")
+        return free, "fixed"
+    plan = "bic" if (limb_darkening == "bic" and given) else "free"
+    return free + ["u1", "u2"], plan
 
 
 def _label(ramp, poly_order, regressors):
@@ -253,8 +291,9 @@ def detrend(
     astrophysical="transit", astro_params=None, free_params=("t0", "rp", "a", "inc"),
     windows=None, min_out_of_transit=20, search_min_snr=5.0, transit_shape="bic",
     shape_min_delta_bic=10.0,
-    impact_starts=DEFAULT_IMPACT_STARTS, scale_by_chi2=True, mcmc=False, nwalkers=32,
-    nsteps=2000, burn_fraction=0.5, seed=None, phase_order="bic",
+    impact_starts=DEFAULT_IMPACT_STARTS, limb_darkening="bic", scale_by_chi2=True,
+    mcmc=False, nwalkers=32, nsteps=2000, burn_fraction=0.5, seed=None,
+    phase_order="bic",
 ):
     """
     Fit systematics (+ astrophysics) to a light curve, choosing start and model from the data.
@@ -314,6 +353,14 @@ def detrend(
         (one more parameter, partly degenerate with the depth: as for regressors, 10).
     impact_starts : sequence of float
         Impact parameters the fit starts from when the orbit is not given.
+    limb_darkening : {'free', 'fixed', 'bic'}
+        Limb darkening of a transit (quadratic law). 'free': fitted as Kipping's q1, q2
+        (uniform in [0, 1], every law physical), from the given ``u1``, ``u2`` (else
+        0.1, 0.1: a start only); 'fixed': held at the given ``u1``, ``u2`` (a
+        ``ValueError`` if not given); 'bic': fitted, then the chosen model is refitted
+        with the given values held, and that fit is kept only if its BIC is lower (no
+        values given: 'free'). ``u1``/``u2`` named in ``free_params`` are fitted
+        whatever this says. Ignored for an eclipse.
     scale_by_chi2, mcmc, nwalkers, nsteps, burn_fraction, seed
         See :func:`~jwst_tso_ext.lightcurve.model.fit_light_curve`.
     phase_order : {'bic', '1', '2'}
@@ -329,7 +376,9 @@ def detrend(
         ``search`` (the search result or None), ``start`` (origin of the start),
         ``impact_start`` (the impact parameter of the winning start),
         ``candidates`` (label to BIC, or to the reason it was not fitted),
-        ``regressors_dropped``, ``depth_correlation`` (kept regressor to the correlation
+        ``regressors_dropped``, ``limb_darkening`` ('free', 'fixed' or 'not used'),
+        ``limb_darkening_bic`` (for 'bic': the BIC with the law fitted and with the
+        given values held), ``depth_correlation`` (kept regressor to the correlation
         of its coefficient with the depth), ``phase_order`` (phase curve: 1 or 2),
         ``dropped`` (what the requested model lost
         for lack of data, with why) and ``status`` (``COMPLETE``, or ``REDUCED`` when
@@ -353,9 +402,15 @@ def detrend(
         raise ValueError(f"ramp must be one of {RAMP_LEVELS}, not {ramp!r}")
     dropped = []
     selection = {"search": None, "start": None, "impact_start": None, "dropped": dropped,
-                 "transit_shape": None}
+                 "transit_shape": None, "limb_darkening_bic": None}
     if str(phase_order) not in PHASE_ORDERS:
         raise ValueError(f"phase_order must be one of {PHASE_ORDERS}, not {phase_order!r}")
+    free_params, ld_plan = _limb_darkening_plan(limb_darkening, astrophysical, astro_params,
+                                                free_params)
+    if astrophysical in ("transit", "eclipse") and (astro_params or {}).get("period") is None:
+        span = float(np.ptp(time[fit_mask]))
+        log.info(f"No period given: {default_period(span):g} d assumed (1 d or 20 exposures); "
+                 "a/R* and inc depend on it, the depth and duration hardly.")
 
     if astrophysical == "out_of_transit":
         if not windows:
@@ -495,6 +550,11 @@ def detrend(
                     fit = refit
             done[key] = (label, model, fit)
             candidates[f"{kind}: {label}"] = bic_of(fit)
+            if key[2] != shapes[0]:
+                # the shape was chosen above (with its own margin): the other one's fit
+                # only warm-started; letting it win here by any BIC drop bypassed the
+                # margin (a free ingress with b = 0 won by 0.1 and biased rp by -1 sigma)
+                continue
             if best is None or bic_of(fit) < best[2]:
                 best = (model, fit, bic_of(fit), RAMP_LEVELS[key[0]], key[1])
         return best
@@ -558,6 +618,13 @@ def detrend(
         log.info("Regressors not kept (they do not lower the BIC by more than %g): %s",
                  regressor_min_delta_bic,
                  ", ".join(selection["regressors_dropped"]))
+    if ld_plan == "bic" and kind in ("transit", "phase_curve"):
+        model, fit, best_bic = _limb_darkening_by_bic(
+            fit_structure, bic_of, selection, model, fit, best_bic, ramp_level, order,
+            chosen_shape)
+    selection["limb_darkening"] = (
+        "not used" if kind not in ("transit", "phase_curve")
+        else "free" if {"q1", "q2"} & set(model.free_astro) else "fixed")
     log.info("Model chosen by BIC: %s, %s", kind,
              _label(RAMP_LEVELS[model.n_ramp], model.poly_order, model.regressor_names))
     selection["candidates"] = candidates
@@ -572,6 +639,31 @@ def detrend(
                               burn_fraction=burn_fraction, seed=seed,
                               starts=[_values_by_name(model, fit)])
     return _result(model, fit, flux, error, fit_mask, selection)
+
+
+def _limb_darkening_by_bic(fit_structure, bic_of, selection, model, fit, bic, ramp_level,
+                           order, shape):
+    """The chosen model with the given limb darkening held, kept if its BIC is lower."""
+    held = [p for p in model.free_astro if p not in _LIMB_DARKENING_NAMES]
+    warm = {k: v for k, v in _values_by_name(model, fit).items() if k not in ("q1", "q2")}
+    fixed_model, fixed_fit, reason = fit_structure(
+        model.astrophysical, ramp_level, order, list(model.regressor_names), warm, [None],
+        held, shape)
+    if fixed_fit is None:
+        return model, fit, bic
+    fixed_bic = bic_of(fixed_fit)
+    selection["limb_darkening_bic"] = {"free": float(bic), "fixed": float(fixed_bic)}
+    # (the free-ingress shape holds a flat bottom, u1 = u2 = 0, not the given values)
+    u1, u2 = fixed_model.astro_values["u1"], fixed_model.astro_values["u2"]
+    if fixed_bic < bic:
+        log.info(f"Limb darkening held at the given u1 = {u1:.4g}, u2 = {u2:.4g}: BIC "
+                 f"{fixed_bic:.1f} against {bic:.1f} with the law fitted.")
+        return fixed_model, fixed_fit, fixed_bic
+    fitted = model.astro_dict(fit["values"])
+    log.info(f"Limb darkening fitted (u1 = {fitted['u1']:.3f}, u2 = {fitted['u2']:.3f}): BIC "
+             f"{bic:.1f} against {fixed_bic:.1f} with the given u1 = {u1:.4g}, "
+             f"u2 = {u2:.4g} held.")
+    return model, fit, bic
 
 
 def _log_unsupported(candidates, kind, ramps, orders, dropped):

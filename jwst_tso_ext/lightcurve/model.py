@@ -51,7 +51,10 @@ Weighted least squares (:func:`scipy.optimize.least_squares`, ``trf`` with bound
 the points not clipped (and outside the windows for ``out_of_transit``).  Parameter
 covariance ``(J^T J)^-1`` from the Jacobian of the weighted residuals; when the reduced
 chi-square exceeds 1 the covariance is multiplied by it (``scale_by_chi2``), so errors
-account for noise beyond the propagated errors but never shrink below them.  Optionally
+account for noise beyond the propagated errors but never shrink below them. A
+limb-darkening ``q1``/``q2`` that ends on its bound (0 or 1) is held there for the
+covariance (its error NaN, a warning returned): its column made the linear errors of
+the others meaningless.  Optionally
 emcee samples the posterior (uniform priors inside the bounds, Gaussian likelihood with
 the same, possibly chi2-scaled, errors).
 """
@@ -639,17 +642,29 @@ def fit_light_curve(
     # other parameters); a huge condition number means degenerate parameters.
     norms = np.linalg.norm(res.jac, axis=0)
     norms = np.where(norms > 0, norms, 1.0)
-    jn = res.jac / norms
+    # A limb-darkening q that ends on its bound (0 or 1) has no linear error, and its
+    # column (u ~ sqrt(q1)) makes the others' errors meaningless (a trapezoid's depth
+    # error came out 3.5x its scatter): the covariance is that of the other
+    # parameters with it held there (its row and column zero), its own error NaN.
+    held = [i for i, name in enumerate(model.names) if name in ("q1", "q2")
+            and min(res.x[i] - lo[i], hi[i] - res.x[i]) < 1e-6]
+    for i in held:
+        warnings.append(f"{model.names[i]} ended at its bound ({res.x[i]:.3g}): the limb "
+                        "darkening is held there for the errors (no error of its own).")
+    keep = np.setdiff1d(np.arange(n_free), held)
+    jn = res.jac[:, keep] / norms[keep]
     singular = np.linalg.svd(jn, compute_uv=False)
     cond = singular[0] / singular[-1] if singular[-1] > 0 else np.inf
     if cond > 1e8:
         warnings.append(f"Fit Jacobian is nearly singular (condition number {cond:.1e}): some "
                     "parameters are degenerate (e.g. a long ramp timescale and the polynomial); "
                     "their errors are unreliable.")
-    cov = np.linalg.pinv(jn.T @ jn) / np.outer(norms, norms)
+    cov = np.zeros((n_free, n_free))  # a held q: no variance, no covariance
+    cov[np.ix_(keep, keep)] = np.linalg.pinv(jn.T @ jn) / np.outer(norms[keep], norms[keep])
     if scale_by_chi2 and red > 1.0:
         cov = cov * red
     errors = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    errors[held] = np.nan
     out = {
         "names": list(model.names),
         "values": res.x.copy(),

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_RAMP_TAU", "LightCurveFitOptions", "LightCurveTableInput"]
 
-#: Initial ramp timescales (days) when ``ramp_tau`` is not given.
+#: Initial ramp timescales (days) when ``ramp_tau`` is not given: a start only (the
+#: fit also starts from 2-25 % of the exposure and keeps the best); 0.01 d is near
+#: the package simulator's ramp (10 min), not a measured MIRI value.
 DEFAULT_RAMP_TAU = (0.01, 0.05)
 
 
@@ -59,6 +61,10 @@ class LightCurveFitOptions:
             options of :func:`~jwst_tso_ext.lightcurve.fit_selection.detrend` that
             both steps pass (``drift_table`` is not in it: the steps read the table).
         """
+        if not self.ramp_tau and self.ramp != "none":
+            log.info(f"ramp_tau not given: the ramp fit starts from the package's "
+                     f"{', '.join(f'{t:g}' for t in DEFAULT_RAMP_TAU)} d (a model value) "
+                     "and from 2-25 % of the exposure, and keeps the best.")
         return dict(
             max_bad_fraction=self.max_bad_fraction,
             fill_window=self.fill_window,

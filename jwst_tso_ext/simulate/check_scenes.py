@@ -223,7 +223,8 @@ def flat_bottom_depth(result, truth):
     theta = np.asarray(fit["values"], float)
     gradient = np.zeros(theta.size)
     for i in range(model.n_sys, theta.size):
-        step = max(1e-3 * fit["errors"][i], 1e-9 * max(abs(theta[i]), 1.0))
+        # (a limb-darkening q held at its bound has a NaN error and no covariance)
+        step = max(1e-3 * np.nan_to_num(fit["errors"][i]), 1e-9 * max(abs(theta[i]), 1.0))
         up, down = theta.copy(), theta.copy()
         up[i] += step
         down[i] -= step

@@ -7,7 +7,10 @@ the white light's common-good-bin rule
 clipped, optionally divided by the white light's common mode, and fitted with the
 white light's model family (:func:`~jwst_tso_ext.lightcurve.fit_selection.detrend`)
 with the orbit held at the white-light fit: only the depth, the bin's own systematics
-(chosen by BIC as for the white light) and, when asked, the limb darkening are free.
+(chosen by BIC as for the white light) and, by default, the limb darkening are free
+(a law that changes with wavelength, held at the white light's band average, biases
+the bins at the band's ends the opposite ways:
+``benchmarks/limb_darkening_recovery.py``).
 A transit bin fits the depth of the white light's transit shape (the batman dip of the
 white light's radius ratio, or of its free-ingress ``rp_shape``, scaled linearly), so
 the depth may be negative in a noisy bin and its error stays finite; the ingress
@@ -93,6 +96,10 @@ def white_light_orbit(meta):
     for name, default in (("u1", 0.1), ("u2", 0.1), ("rp", 0.1), ("fp", 1e-3)):
         value = meta.get(name)
         orbit[name] = float(value) if value is not None else default
+        if value is None and kind == "transit" and name in ("u1", "u2"):
+            # rp and fp are only the bins' starting depths
+            log.warning(f"The white-light table has no {name}: the package's {default:g} is "
+                        "used instead (a model value, not this star's).")
     free_ingress = "rp_shape" in list(meta.get("free_parameters") or [])
     orbit["rp_shape"] = float(meta["rp_shape"]) if free_ingress else None
     return kind, orbit
@@ -260,7 +267,7 @@ def _map_bins(tasks, n_workers):
 
 
 def fit_spectral_light_curves(
-    spectra, white, edges, regressors=None, common_mode="none", limb_darkening="white_light",
+    spectra, white, edges, regressors=None, common_mode="none", limb_darkening="free",
     u1=None, u2=None, limb_darkening_table=None, max_bad_fraction=0.5, fill_window=10,
     clip_sigma=5.0, clip_window=21, clip_maxiter=5, n_workers=1, table_meta=None,
     **fit_options,
@@ -350,8 +357,9 @@ def fit_spectral_light_curves(
     if kind == "transit":
         base["rp_shape"] = orbit["rp_shape"] or orbit["rp"]
         base["depth"] = orbit["rp"] ** 2
+    # held at c1, c2 unless listed as free above
     options = dict(white_light_systematics(white_meta, fit_options), astrophysical=kind,
-                   free_params=free, transit_shape="fixed")
+                   free_params=free, transit_shape="fixed", limb_darkening="fixed")
 
     tasks = []
     clips = np.zeros((nints, nbins), bool)

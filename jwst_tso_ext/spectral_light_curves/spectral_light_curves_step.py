@@ -53,9 +53,9 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, LightCurve
     poly_selection = option('white_light', 'bic', 'fixed', default='white_light')  # white_light: the white light's order (at most poly_order), coefficients free per bin; bic: orders 0..poly_order per bin, lowest BIC; fixed: poly_order
     ramp_selection = option('white_light', 'bic', 'fixed', default='white_light')  # white_light: the white light's ramp terms (at most ramp), amplitudes free per bin, timescales held at its; bic: none..ramp per bin, lowest BIC; fixed: ramp
     common_mode = option('none', 'systematics', 'residuals', default='none')  # Divide every bin by the white light's systematics model or by its residuals (1 + residual) before its fit
-    limb_darkening = option('white_light', 'fixed', 'free', 'table', default='white_light')  # white_light: the white-light fit's u1, u2 held fixed; fixed: u1, u2 below; free: fitted per bin (as Kipping q1, q2); table: limb_darkening_table
-    u1 = float(default=None)  # Quadratic limb darkening u1 (fixed; start of free)
-    u2 = float(default=None)  # Quadratic limb darkening u2 (fixed; start of free)
+    limb_darkening = option('free', 'white_light', 'fixed', 'table', default='free')  # free: fitted per bin (Kipping q1, q2, uniform in [0, 1]) from the white light's u1, u2 (unbiased where the limb darkening changes with wavelength; depth errors ~15 % larger); white_light: the white-light fit's u1, u2 held in every bin; fixed: u1, u2 below; table: limb_darkening_table
+    u1 = float(default=None)  # Quadratic limb darkening u1 (fixed; start of free instead of the white light's)
+    u2 = float(default=None)  # Quadratic limb darkening u2 (fixed; start of free instead of the white light's)
     limb_darkening_table = string(default=None)  # ECSV with columns wavelength (micron), u1, u2, interpolated at the bin centres
     maximum_cores = string(default='all')  # Processes fitting bins in parallel: an integer, 'quarter', 'half', 'all' or 'none'
     save_plot = boolean(default=False)  # Write the spectrum figure <rootname>_tspec.png (also written when save_results)

@@ -20,6 +20,8 @@ __all__ = ["DetrendedWhiteLightStep"]
 DEFAULT_FREE = {
     "transit": ["t0", "rp", "a", "inc"],
     "eclipse": ["t0", "fp", "a"],
+    # the second-order phase coefficients join by BIC (phase_order)
+    "phase_curve": ["t0", "rp", "a", "inc", "fp_day", "fp_night", "phase_sin1"],
     "out_of_transit": [],
     "none": [],
 }
@@ -38,10 +40,11 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, Step):
     regressor_smoothing = integer(default=0)  # Running-median window (integrations) applied to the regressors before the fit, against their measurement noise; steps stay sharp (0: as measured)
     poly_selection = option('bic', 'fixed', default='bic')  # bic: fit orders 0..poly_order, keep the lowest BIC; fixed: use poly_order
     ramp_selection = option('bic', 'fixed', default='bic')  # bic: fit none..ramp, keep the lowest BIC; fixed: use ramp
-    astrophysical = option('transit', 'eclipse', 'out_of_transit', 'none', default='transit')  # Astrophysical part of the model (none: systematics only)
+    astrophysical = option('transit', 'eclipse', 'out_of_transit', 'none', 'phase_curve', default='transit')  # Astrophysical part of the model (none: systematics only; phase_curve: transit, eclipse and the planet's phase variation over a full orbit, needs period)
+    phase_order = option('bic', '1', '2', default='bic')  # phase_curve: order of the planet's phase function (sinusoids); bic: the second order only if it lowers the BIC
     windows = float_list(default=None)  # out_of_transit: start1, end1, start2, end2, ... times excluded from the fit
-    free_params = force_list(default=None)  # Fitted astrophysical parameters; None: t0,rp,a,inc (transit) or t0,fp,a (eclipse); a/inc are varied as the duration and impact parameter, u1/u2 as Kipping q1/q2
-    t0 = float(default=None)  # Mid-transit (mid-eclipse) time in time_column days; None: found by a transit search
+    free_params = force_list(default=None)  # Fitted astrophysical parameters; None: t0,rp,a,inc (transit), t0,fp,a (eclipse) or t0,rp,a,inc,fp_day,fp_night,phase_sin1 (phase_curve); a/inc are varied as the duration and impact parameter, u1/u2 as Kipping q1/q2
+    t0 = float(default=None)  # Mid-transit (mid-eclipse) time in time_column days; None: found by a transit search (phase_curve: by a search for the transit and the eclipses)
     period = float(default=None)  # Orbital period (days); None: 1 d or 20x the exposure, whichever is longer (a single transit hardly constrains it)
     rp = float(default=0.1)  # Planet-to-star radius ratio (start from the search's depth when free)
     a = float(default=None)  # Semi-major axis in stellar radii; with inc, the given orbit wins over the search
@@ -84,7 +87,9 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, Step):
             regressor.  ``meta`` holds the fitted parameters (``<name>``,
             ``<name>_err``), ``transit_depth`` / ``eclipse_depth``, ``rms_ppm``,
             ``expected_noise_ppm``, ``rms_to_expected``, ``beta``, ``chi2``,
-            ``reduced_chi2``, ``bic``, the drift table used and
+            ``reduced_chi2``, ``bic``, for a phase curve ``fp_day``, ``fp_night``,
+            ``phase_amplitude``, ``phase_offset_deg``, ``transit_depth`` (each with
+            ``_err``) and ``phase_order``, the drift table used and
             ``meta['detrended_white_light']``: ``COMPLETE``, or ``SKIPPED`` (empty table)
             when the input holds no spectra.  Written as ``<rootname>_whtlt.ecsv`` (and
             the diagnostic ``_whtlt.png``) when ``save_results`` is set.
@@ -160,6 +165,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, Step):
             windows=self.windows,
             search_min_snr=self.search_min_snr,
             transit_shape=self.transit_shape,
+            phase_order=self.phase_order,
         )
 
     def _regressors(self, input_data, model, int_num):

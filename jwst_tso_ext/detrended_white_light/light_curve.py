@@ -141,6 +141,8 @@ def make_detrended_light_curve(
     if search is not None:
         meta["search"] = {k: (v if isinstance(v, (str, bool)) or v is None else float(v))
                           for k, v in search.items()}
+    if "phase_order" in selection:
+        meta["phase_order"] = selection["phase_order"]
     meta["fit_status"] = selection["status"]
     meta["dropped"] = list(selection["dropped"])
     meta["free_parameters"] = list(fit["names"])

@@ -23,6 +23,13 @@ systematics, it
    few points outside the event, are passed over; with no room for the event the
    systematics alone are fitted, down to a normalisation. What was dropped and why is
    logged as a WARNING and returned.
+
+A phase curve (``astrophysical='phase_curve'``, see
+:mod:`~jwst_tso_ext.lightcurve.phase_curve`) needs the period: with no ``t0`` the
+phase-curve search (:func:`~jwst_tso_ext.lightcurve.transit_search.search_phase_curve`)
+finds the transit and the eclipses together; the second order of the phase function
+is kept when it lowers the BIC (chosen, like the transit shape, on the richest
+systematics model).
 """
 
 import logging
@@ -31,12 +38,19 @@ import numpy as np
 
 from jwst_tso_ext.lightcurve import noise
 from jwst_tso_ext.lightcurve.model import (
+    EVENT_KINDS,
     LightCurveModel,
     fit_light_curve,
     in_windows,
 )
 from jwst_tso_ext.lightcurve.orbit import default_period, shape_from_orbit
-from jwst_tso_ext.lightcurve.transit_search import search_transit
+from jwst_tso_ext.lightcurve.phase_curve import (
+    PHASE_PARAMS,
+    SECOND_ORDER_PARAMS,
+    eclipse_phase,
+    phase_curve_summary,
+)
+from jwst_tso_ext.lightcurve.transit_search import search_phase_curve, search_transit
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +62,12 @@ DEFAULT_IMPACT_STARTS = (0.1, 0.5, 0.8)
 #: Ramp models, fewest terms first (``ramp`` options).
 RAMP_LEVELS = ("none", "single", "double")
 _SHAPES = ("bic", "physical", "free_ingress", "fixed")
+
+#: Phase-function orders (``order1``: first-order sinusoid; ``order2``: plus the second).
+_PHASE_SHAPES = ("order1", "order2")
+
+#: ``phase_order`` options: the phase function's order chosen by BIC, or given.
+PHASE_ORDERS = ("bic", "1", "2")
 
 
 def _label(ramp, poly_order, regressors):
@@ -94,6 +114,42 @@ def _astro_start(time, flux, error, fit_mask, astrophysical, astro_params, free_
     return values, impacts, search, origin
 
 
+def _phase_curve_start(time, flux, error, fit_mask, astro_params, free_params, search_min_snr,
+                       impact_starts):
+    """Start of a phase-curve fit: the given orbit, else the phase-curve search's."""
+    given = {k: v for k, v in (astro_params or {}).items() if v is not None}
+    period = given.get("period")
+    finite = np.sort(time[fit_mask])
+    cadence = float(np.median(np.diff(finite))) if finite.size > 1 else 0.0
+    if period is None:
+        raise ValueError("astrophysical='phase_curve' needs the orbital period: give period "
+                         "(days).")
+    if not period > cadence:
+        raise ValueError(f"The period ({period} d) is not longer than the data's cadence "
+                         f"({cadence:.3g} d).")
+    values = dict(given)
+    shape_given = (given.get("a") is not None and given.get("inc") is not None
+                   or given.get("duration") is not None)
+    impacts = [None] if shape_given else list(impact_starts)
+    if given.get("t0") is not None and shape_given:
+        return values, impacts, None, "user orbit" if "a" in given else "user"
+    search = search_phase_curve(time, flux, error, period, fit_mask, min_snr=search_min_snr,
+                                eclipse_phase=eclipse_phase(period, given.get("ecc", 0.0),
+                                                            given.get("w", 90.0)))
+    if given.get("t0") is None and not search["found"]:
+        return None, None, search, "search"
+    values.setdefault("t0", search["t0"])
+    if not shape_given:
+        values["duration"] = search["duration"]
+    free = set(free_params or [])
+    if search["depth"] is not None and search["depth"] > 0 and ("rp" in free
+                                                                 or "rp" not in given):
+        values["rp"] = float(np.sqrt(search["depth"]))
+    if search["eclipse_depth"] is not None:
+        values["fp_day"] = float(search["eclipse_depth"])
+    return values, impacts, search, "search" if given.get("t0") is None else "user"
+
+
 def _box_durations(time, given):
     """Search box lengths for a given orbit: from about its T23 to its T14."""
     finite = time[np.isfinite(time)]
@@ -125,9 +181,9 @@ def _feasible(model, flux, fit_mask, min_out_of_transit):
     n_free = len(model.names)
     if n_fit <= n_free:
         return f"{n_free} parameters need more than the {n_fit} usable points"
-    if model.astrophysical in ("transit", "eclipse"):
+    if model.astrophysical in EVENT_KINDS:
         x0, _, _ = model.initial_guess(flux, fit_mask)
-        oot = model.astrophysical_model(x0) >= 1.0 - 1e-12
+        oot = model.out_of_events(x0)
         n_oot = int((oot & fit_mask).sum())
         needed = max(int(min_out_of_transit), model.n_sys + 1)
         if n_oot < needed:
@@ -195,7 +251,7 @@ def detrend(
     windows=None, min_out_of_transit=20, search_min_snr=5.0, transit_shape="bic",
     shape_min_delta_bic=10.0,
     impact_starts=DEFAULT_IMPACT_STARTS, scale_by_chi2=True, mcmc=False, nwalkers=32,
-    nsteps=2000, burn_fraction=0.5, seed=None,
+    nsteps=2000, burn_fraction=0.5, seed=None, phase_order="bic",
 ):
     """
     Fit systematics (+ astrophysics) to a light curve, choosing start and model from the data.
@@ -228,8 +284,8 @@ def detrend(
         small mismatch between the transit model and the data then lowers the BIC of
         such a regressor by chance far more often than the nominal ``ln N`` penalty
         implies; 10 is "very strong" evidence on the Kass & Raftery (1995) scale.
-    astrophysical : {'transit', 'eclipse', 'out_of_transit', 'none'}
-        Astrophysical part of the model.
+    astrophysical : {'transit', 'eclipse', 'phase_curve', 'out_of_transit', 'none'}
+        Astrophysical part of the model (``phase_curve`` needs ``period``).
     astro_params : dict, optional
         Given values of :data:`~jwst_tso_ext.lightcurve.model.ASTRO_PARAMS`
         (None entries are unknown).
@@ -257,6 +313,9 @@ def detrend(
         Impact parameters the fit starts from when the orbit is not given.
     scale_by_chi2, mcmc, nwalkers, nsteps, burn_fraction, seed
         See :func:`~jwst_tso_ext.lightcurve.model.fit_light_curve`.
+    phase_order : {'bic', '1', '2'}
+        Phase curve: the order of the phase function, chosen by BIC (the second order
+        kept if it lowers the BIC) or given.
 
     Returns
     -------
@@ -268,7 +327,8 @@ def detrend(
         ``impact_start`` (the impact parameter of the winning start),
         ``candidates`` (label to BIC, or to the reason it was not fitted),
         ``regressors_dropped``, ``depth_correlation`` (kept regressor to the correlation
-        of its coefficient with the depth), ``dropped`` (what the requested model lost
+        of its coefficient with the depth), ``phase_order`` (phase curve: 1 or 2),
+        ``dropped`` (what the requested model lost
         for lack of data, with why) and ``status`` (``COMPLETE``, or ``REDUCED`` when
         something was dropped for lack of data).
 
@@ -291,6 +351,8 @@ def detrend(
     dropped = []
     selection = {"search": None, "start": None, "impact_start": None, "dropped": dropped,
                  "transit_shape": None}
+    if str(phase_order) not in PHASE_ORDERS:
+        raise ValueError(f"phase_order must be one of {PHASE_ORDERS}, not {phase_order!r}")
 
     if astrophysical == "out_of_transit":
         if not windows:
@@ -299,10 +361,15 @@ def detrend(
         fit_mask &= ~in_windows(time, windows)
     values = dict(astro_params or {})
     impacts = [None]
-    if astrophysical in ("transit", "eclipse"):
-        start, impacts, search, origin = _astro_start(
-            time, flux, error, fit_mask, astrophysical, astro_params, free_params,
-            search_min_snr, impact_starts)
+    if astrophysical in EVENT_KINDS:
+        if astrophysical == "phase_curve":
+            start, impacts, search, origin = _phase_curve_start(
+                time, flux, error, fit_mask, astro_params, free_params, search_min_snr,
+                impact_starts)
+        else:
+            start, impacts, search, origin = _astro_start(
+                time, flux, error, fit_mask, astrophysical, astro_params, free_params,
+                search_min_snr, impact_starts)
         selection["search"] = search
         selection["start"] = origin
         if start is None:
@@ -324,7 +391,7 @@ def detrend(
     def fit_structure(kind, ramp_level, order, names, warm, impact_list, free, shape):
         chosen = {name: candidates_all[name] for name in names}
         # a physical ingress follows rp; 'fixed' keeps the given rp_shape
-        given = (dict(values, rp_shape=None) if shape == "physical"
+        given = (dict(values, rp_shape=None) if shape in ("physical",) + _PHASE_SHAPES
                  else _free_ingress_values(values, free) if shape == "free_ingress"
                  else values)
         model = _build(time, fit_mask, ramp_level, order, ramp_tau, chosen, kind, given, free,
@@ -355,7 +422,11 @@ def detrend(
         shapes = ["physical"]
         # a free ingress only where the transit shape is fitted (not for a given orbit)
         shape_fitted = bool({"a", "inc", "duration", "b"} & set(free_params or []))
-        if kind in ("transit", "eclipse") and transit_shape == "fixed":
+        if kind == "phase_curve":
+            # the phase function's order plays the part of the transit shape
+            shapes = {"bic": list(_PHASE_SHAPES), "1": ["order1"],
+                      "2": ["order2"]}[str(phase_order)]
+        elif kind in ("transit", "eclipse") and transit_shape == "fixed":
             shapes = ["fixed"]  # another fit's ingress (rp_shape), held
         elif kind in ("transit", "eclipse") and transit_shape != "physical" and shape_fitted:
             shapes = (["physical", "free_ingress"] if transit_shape == "bic"
@@ -363,6 +434,9 @@ def detrend(
         done = {}  # (ramp index, order, shape) -> (label, model, fit)
 
         def free_for(shape):
+            if shape in _PHASE_SHAPES:
+                first = [p for p in free_params or [] if p not in SECOND_ORDER_PARAMS]
+                return first + (list(SECOND_ORDER_PARAMS) if shape == "order2" else [])
             if shape != "free_ingress":
                 return list(free_params or [])
             # b is held (see _free_ingress_values)
@@ -374,7 +448,9 @@ def detrend(
                 fitted = []
                 for shape in shapes:
                     label = _label(ramp_level, order, base_regressors)
-                    if len(shapes) > 1 or shape != "physical":
+                    if shape in _PHASE_SHAPES:
+                        label += f", phase_order={shape[-1]}"
+                    elif len(shapes) > 1 or shape != "physical":
                         label += f", shape={shape}"
                     model, fit, reason = fit_structure(kind, ramp_level, order, base_regressors,
                                                        warm, impact_list, free_for(shape), shape)
@@ -388,7 +464,11 @@ def detrend(
                         if impact_list != [None] and "b" in model.names:
                             selection["impact_start"] = fit["start"].get("b")
                         impact_list = [None]
-                if fitted and len(shapes) > 1:
+                if fitted and len(shapes) > 1 and kind == "phase_curve":
+                    shape = min(fitted)[1]
+                    log.info(f"Phase-function order by BIC: {shape[-1]}")
+                    shapes = [shape]
+                elif fitted and len(shapes) > 1:
                     shape = _preferred_shape(dict((k, v) for v, k in fitted),
                                              shape_min_delta_bic)
                     log.info(f"Transit shape by BIC: {shape}")
@@ -400,7 +480,7 @@ def detrend(
             label, model, fit = done[key]
             for other, (_, sub_model, sub_fit) in done.items():
                 nested = (other != key and other[0] <= key[0] and other[1] <= key[1]
-                          and (other[2] == key[2] or other[2] == "physical"))
+                          and other[2] in (key[2], "physical", "order1"))
                 if not nested or sub_fit["chi2"] >= fit["chi2"] - 1e-6:
                     continue
                 start = _values_by_name(sub_model, sub_fit)
@@ -417,7 +497,7 @@ def detrend(
         return best
 
     best = fit_kind(astrophysical)
-    if astrophysical in ("transit", "eclipse"):
+    if astrophysical in EVENT_KINDS:
         event = astrophysical
         if best is None:
             dropped.append(f"{event}: "
@@ -533,11 +613,15 @@ def _result(model, fit, flux, error, fit_mask, selection):
     params = {}
     for name, value, err in zip(fit["names"], fit["values"], fit["errors"], strict=True):
         params[name] = (float(value), float(err))
-    if model.astrophysical in ("transit", "eclipse"):
+    if model.astrophysical in EVENT_KINDS:
         for name, value in model.astro_dict(fit["values"]).items():
-            if value is not None:
+            # a phase curve's eclipse depth is fp_day, not batman's fp
+            if value is not None and not (model.astrophysical == "phase_curve" and name == "fp"):
                 params.setdefault(name, (float(value), None))
-    oot = astro >= 1.0 - 1e-12
+    if model.astrophysical == "phase_curve":
+        params.update(_phase_curve_parameters(model, fit))
+        selection["phase_order"] = 2 if SECOND_ORDER_PARAMS[0] in model.free_astro else 1
+    oot = model.out_of_events(fit["values"])
     return {
         "fit": fit,
         "model": model,
@@ -547,3 +631,29 @@ def _result(model, fit, flux, error, fit_mask, selection):
         "parameters": params,
         "selection": selection,
     }
+
+
+def _phase_curve_parameters(model, fit):
+    """Transit depth and the phase-curve quantities, with errors from the covariance."""
+    names = fit["names"]
+    p = model.astro_dict(fit["values"])
+    index = [names.index(name) if name in names else None for name in PHASE_PARAMS]
+    values = np.array([p[name] for name in PHASE_PARAMS], float)
+    covariance = np.zeros((len(PHASE_PARAMS), len(PHASE_PARAMS)))
+    fitted = [k for k, i in enumerate(index) if i is not None]
+    rows = [index[k] for k in fitted]
+    covariance[np.ix_(fitted, fitted)] = fit["covariance"][np.ix_(rows, rows)]
+    out = phase_curve_summary(values, covariance)
+    rp_err = fit["errors"][names.index("rp")] if "rp" in names else None
+    out["transit_depth"] = (float(p["rp"] ** 2),
+                            None if rp_err is None else float(2.0 * p["rp"] * rp_err))
+    night, night_err = out["fp_night"]
+    if night_err > 0 and night < -3.0 * night_err:
+        log.warning(f"The nightside flux is {night / night_err:.1f} sigma below zero "
+                    f"({1e6 * night:.0f} +/- {1e6 * night_err:.0f} ppm): not physical; "
+                    "unmodelled systematics are likely.")
+    log.info("Phase curve: dayside %.0f +/- %.0f ppm, nightside %.0f +/- %.0f ppm, "
+             "amplitude %.0f +/- %.0f ppm, offset %.1f +/- %.1f deg (east positive)",
+             *(1e6 * np.array(out["fp_day"])), *(1e6 * np.array(out["fp_night"])),
+             *(1e6 * np.array(out["phase_amplitude"])), *out["phase_offset_deg"])
+    return out

@@ -17,8 +17,11 @@ Model
     ``z_k`` (e.g. ``x_shift``, ``y_shift``, ``trace_width`` from the drift table);
 
 * astrophysical ``A(t)``: a batman quadratic-limb-darkened transit, a batman secondary
-  eclipse (normalized to 1 out of eclipse), or 1 (``out_of_transit``: only points outside
-  the given windows are fitted; ``none``: no astrophysical signal, every point fitted).
+  eclipse (normalized to 1 out of eclipse), a phase curve (the transit plus the planet's
+  phase-varying flux behind batman's secondary eclipse, star = 1:
+  :mod:`~jwst_tso_ext.lightcurve.phase_curve`), or 1 (``out_of_transit``: only points
+  outside the given windows are fitted; ``none``: no astrophysical signal, every point
+  fitted).
 
 The transit shape is varied as its total duration ``duration`` (T14, days) and impact
 parameter ``b`` rather than as ``a`` and ``inc``: the two are nearly orthogonal for a
@@ -59,6 +62,7 @@ from scipy.optimize import least_squares
 from threadpoolctl import threadpool_limits
 
 from jwst_tso_ext.lightcurve.orbit import default_period, orbit_from_shape, shape_from_orbit
+from jwst_tso_ext.lightcurve.phase_curve import PHASE_PARAMS, eclipse_phase, planet_flux
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,10 @@ __all__ = [
 ]
 
 #: Kinds of astrophysical signal the model knows.
-ASTROPHYSICAL_KINDS = ("transit", "eclipse", "out_of_transit", "none")
+ASTROPHYSICAL_KINDS = ("transit", "eclipse", "out_of_transit", "none", "phase_curve")
+
+#: Kinds with a transit or eclipse geometry (batman).
+EVENT_KINDS = ("transit", "eclipse", "phase_curve")
 
 #: Astrophysical parameters, their default initial value and bounds (None: set from
 #: the data or the other parameters).
@@ -88,12 +95,20 @@ ASTRO_PARAMS = {
     "q1": (None, (0.0, 1.0)),
     "q2": (None, (0.0, 1.0)),
     "depth": (None, (-0.5, 0.5)),
+    # phase curve (lightcurve.phase_curve): unbounded in sign, see its docstring
+    "fp_day": (1e-3, (-0.5, 0.5)),
+    "fp_night": (0.0, (-0.5, 0.5)),
+    "phase_sin1": (0.0, (-0.5, 0.5)),
+    "phase_cos2": (0.0, (-0.5, 0.5)),
+    "phase_sin2": (0.0, (-0.5, 0.5)),
 }
 
 #: The parameters a user gives; q1, q2 (Kipping's limb darkening) are how a free
 #: u1, u2 is fitted; ``depth`` is the transit depth of a fixed shape (see the module
-#: docstring), as the spectroscopic bins fit it.
-USER_PARAMS = tuple(name for name in ASTRO_PARAMS if name not in ("q1", "q2", "depth"))
+#: docstring), as the spectroscopic bins fit it; the phase-curve coefficients start
+#: from the search.
+USER_PARAMS = tuple(name for name in ASTRO_PARAMS
+                    if name not in ("q1", "q2", "depth") + PHASE_PARAMS)
 
 
 class LightCurveModel:
@@ -115,7 +130,7 @@ class LightCurveModel:
         the spectral bins keep the white light's) and fits only the amplitudes.
     regressors : dict of str to ndarray, optional
         Raw regressors; standardized (zero mean, unit std over ``fit_mask``) inside.
-    astrophysical : {'transit', 'eclipse', 'out_of_transit'}
+    astrophysical : {'transit', 'eclipse', 'phase_curve', 'out_of_transit', 'none'}
         Astrophysical part.
     astro_params : dict, optional
         Initial / fixed values of :data:`ASTRO_PARAMS`.
@@ -192,7 +207,12 @@ class LightCurveModel:
                                      f"{list(ASTRO_PARAMS)}")
                 # the orbit is varied through the transit shape (see module docstring)
                 name = {"a": "duration", "inc": "b", "u1": "q1", "u2": "q2"}.get(name, name)
-                if name not in free and not (astrophysical == "transit" and name == "fp"):
+                if astrophysical == "phase_curve" and name == "fp":
+                    name = "fp_day"  # the eclipse depth
+                # a transit has no planet flux, only a phase curve a phase function
+                ignored = ((astrophysical == "transit" and name == "fp")
+                           or (astrophysical != "phase_curve" and name in PHASE_PARAMS))
+                if name not in free and not ignored:
                     free.append(name)
             self.free_astro = free
             if "depth" in free and (astrophysical != "transit" or values["rp_shape"] is None
@@ -213,6 +233,9 @@ class LightCurveModel:
                     values["a"], values["inc"], values["rp"], values["period"], values["ecc"],
                     values["w"])
         self._batman = None
+        self._batman_eclipse = None
+        #: orbital phase of the eclipse after the transit (0.5 on a circular orbit)
+        self.eclipse_phase = eclipse_phase(values["period"], values["ecc"], values["w"])
         # a transit cannot be shorter than two integrations nor outlast half an orbit
         self.duration_bounds = (
             2.0 * self.tau_min,
@@ -249,6 +272,59 @@ class LightCurveModel:
             self._batman = batman.TransitModel(params, self.time, transittype=kind)
         return params
 
+    def _phase_curve_parts(self, p):
+        """Transit (1 out of transit) and the planet's visible fraction (0..1), batman."""
+        import batman
+
+        params = batman.TransitParams()
+        params.t0, params.per, params.rp = p["t0"], p["period"], p["rp_shape"]
+        params.a, params.inc, params.ecc, params.w = p["a"], p["inc"], p["ecc"], p["w"]
+        params.limb_dark, params.u, params.fp = "quadratic", [p["u1"], p["u2"]], 1.0
+        params.t_secondary = p["t0"] + self.eclipse_phase * p["period"]
+        if self._batman is None:
+            self._batman = batman.TransitModel(params, self.time)
+            self._batman_eclipse = batman.TransitModel(params, self.time,
+                                                       transittype="secondary")
+        transit = self._batman.light_curve(params)
+        # batman's secondary eclipse is 1 + fp * (visible fraction), here with fp = 1
+        visible = self._batman_eclipse.light_curve(params) - 1.0
+        return transit, visible
+
+    def orbital_phase(self, p):
+        """
+        Phase of the phase function: 0 at mid-transit, 0.5 at mid-eclipse.
+
+        Parameters
+        ----------
+        p : dict
+            Astrophysical parameters (``t0``, ``period``, ``ecc``, ``w``).
+
+        Returns
+        -------
+        ndarray (n,)
+            ``(t - t0) / P``, shifted on an eccentric orbit so that the eclipse is at 0.5.
+        """
+        return (self.time - p["t0"]) / p["period"] - (self.eclipse_phase - 0.5)
+
+    def out_of_events(self, theta):
+        """
+        Points outside the transit and the eclipse (phase curve), or outside the event.
+
+        Parameters
+        ----------
+        theta : ndarray
+            Parameter vector.
+
+        Returns
+        -------
+        ndarray of bool (n,)
+            True where neither the transit nor the eclipse is under way.
+        """
+        if self.astrophysical != "phase_curve":
+            return self.astrophysical_model(theta) >= 1.0 - 1e-12
+        transit, visible = self._phase_curve_parts(self.astro_dict(theta))
+        return (transit >= 1.0 - 1e-12) & (visible >= 1.0 - 1e-12)
+
     def astro_dict(self, theta):
         """
         Full astrophysical parameter dictionary for a parameter vector.
@@ -275,7 +351,7 @@ class LightCurveModel:
             # Kipping (2013): any q1, q2 in [0, 1] is a physical quadratic law
             q1, q2 = np.clip(p["q1"], 0.0, 1.0), np.clip(p["q2"], 0.0, 1.0)
             p["u1"], p["u2"] = 2.0 * np.sqrt(q1) * q2, np.sqrt(q1) * (1.0 - 2.0 * q2)
-        if self.astrophysical in ("transit", "eclipse") and (
+        if self.astrophysical in EVENT_KINDS and (
             self.shape_free or p["a"] is None or p["inc"] is None
         ):
             p["a"], p["inc"] = orbit_from_shape(p["duration"], p["b"], p["rp_shape"],
@@ -299,6 +375,10 @@ class LightCurveModel:
         if self.astrophysical in ("out_of_transit", "none"):
             return np.ones_like(self.time)
         p = self.astro_dict(theta)
+        if self.astrophysical == "phase_curve":
+            transit, visible = self._phase_curve_parts(p)
+            coefficients = [p[name] for name in PHASE_PARAMS]
+            return transit + planet_flux(self.orbital_phase(p), coefficients) * visible
         params = self._batman_model(p)
         lc = self._batman.light_curve(params)
         if self.astrophysical == "eclipse":

@@ -10,6 +10,12 @@ is fitted jointly with a small systematics basis (offset, slope and two exponent
 ramps), all linear, so the trial depths and their significance come from one
 Schur complement per box, for every box at once (cumulative sums, no loop over
 points). A single event is searched (the exposure covers at most one transit).
+
+:func:`search_phase_curve` searches a full-orbit phase curve of known period: each
+trial epoch places a box on every transit and one on every eclipse the exposure
+covers (half an orbit later on a circular orbit), fitted jointly with the same basis
+plus sinusoids at the period and half the period (the planet's phase variation), so
+one search finds the transit and both eclipses.
 """
 
 import logging
@@ -18,7 +24,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["search_transit", "MIN_SEARCH_POINTS"]
+__all__ = ["search_transit", "search_phase_curve", "MIN_SEARCH_POINTS"]
 
 #: Fewer usable points than this and no search is attempted.
 MIN_SEARCH_POINTS = 12
@@ -146,4 +152,161 @@ def search_transit(
     log.info("Transit search: best box at %.6f, %.4f d long, depth %.0f +/- %.0f ppm "
              "(S/N %.1f, %d points)", best["t0"], best["duration"], 1e6 * best["depth"],
              1e6 * best["depth_err"], best["snr"], best["n_in_box"])
+    return best
+
+
+def _box_sums(cumulative, t, centres, offsets, duration):
+    """Sum of ``cumulative`` differences over boxes at ``centres[:, None] + offsets``.
+
+    ``cumulative`` is (n + 1, ...) with a leading zero row; returns (k, ...) sums over
+    the points of every box of each trial (boxes are disjoint).
+    """
+    lo = np.searchsorted(t, centres[:, None] + offsets - 0.5 * duration)
+    hi = np.searchsorted(t, centres[:, None] + offsets + 0.5 * duration, side="right")
+    lo = np.maximum(lo, 2)  # boxes leave two points at the start to the ramp
+    hi = np.maximum(hi, lo)
+    return (cumulative[hi] - cumulative[lo]).sum(axis=1), (hi - lo).sum(axis=1)
+
+
+def search_phase_curve(
+    time, flux, error, period, mask=None, *, eclipse_phase=0.5, min_duration=None,
+    max_duration=None, n_durations=20, n_epochs=2000, min_snr=5.0,
+):
+    """
+    Locate the transit and the eclipses of a phase curve of known period.
+
+    Parameters
+    ----------
+    time, flux, error : ndarray (n,)
+        Times (days), flux and 1-sigma error.
+    period : float
+        Orbital period (days).
+    mask : ndarray of bool (n,), optional
+        Points to use (default: every finite point).
+    eclipse_phase : float
+        Phase of mid-eclipse after mid-transit (0.5 on a circular orbit).
+    min_duration, max_duration : float, optional
+        Shortest and longest box (days). Default: three cadences and 20 % of the
+        period.
+    n_durations : int
+        Number of trial durations, spaced geometrically.
+    n_epochs : int
+        Trial epochs over one period.
+    min_snr : float
+        Transit-depth significance for a detection.
+
+    Returns
+    -------
+    dict
+        ``found`` (bool), ``t0`` (the mid-transit closest to the middle of the data),
+        ``t_secondary`` (the mid-eclipse after it), ``duration`` (box length), ``depth``
+        and ``depth_err`` (transit), ``eclipse_depth`` and ``eclipse_depth_err``,
+        ``snr`` and ``eclipse_snr``, ``n_in_transit`` and ``n_in_eclipse``; ``reason``
+        when nothing was found. Of the two dips, the deeper is the transit.
+
+    Raises
+    ------
+    ValueError
+        If the period is not positive or not longer than the cadence.
+    """
+    time = np.asarray(time, float)
+    flux = np.asarray(flux, float)
+    error = np.asarray(error, float)
+    use = np.isfinite(time) & np.isfinite(flux) & np.isfinite(error) & (error > 0)
+    if mask is not None:
+        use &= np.asarray(mask, bool)
+    empty = {"found": False, "t0": None, "t_secondary": None, "duration": None,
+             "depth": None, "depth_err": None, "eclipse_depth": None,
+             "eclipse_depth_err": None, "snr": 0.0, "eclipse_snr": 0.0,
+             "n_in_transit": 0, "n_in_eclipse": 0}
+    if use.sum() < MIN_SEARCH_POINTS:
+        return dict(empty, reason=f"only {int(use.sum())} usable points (a search needs "
+                                  f"{MIN_SEARCH_POINTS})")
+    order = np.argsort(time[use])
+    t = time[use][order]
+    cadence = float(np.median(np.diff(t)))
+    if not (period is not None and period > cadence):
+        raise ValueError(f"The period ({period} d) must be longer than the cadence "
+                         f"({cadence:.3g} d) to search a phase curve.")
+    level = np.median(flux[use])
+    f = flux[use][order] / level
+    w = (level / error[use][order]) ** 2
+    n = t.size
+    min_duration = 3.0 * cadence if min_duration is None else float(min_duration)
+    max_duration = 0.2 * period if max_duration is None else float(max_duration)
+    if not 0 < min_duration < max_duration:
+        return dict(empty, reason=f"no room for a box between {min_duration:.3g} and "
+                                  f"{max_duration:.3g} d")
+
+    phase = 2 * np.pi * (t - t[0]) / period
+    basis = np.column_stack([_basis(t), np.cos(phase), np.sin(phase), np.cos(2 * phase),
+                             np.sin(2 * phase)])
+    weighted = basis * w[:, None]
+    gram_inv = np.linalg.pinv(basis.T @ weighted)
+    projection = basis.T @ (w * f)
+    cumulative = np.concatenate([np.zeros((1, basis.shape[1] + 2)),
+                                 np.cumsum(np.column_stack([weighted, w, w * f]), axis=0)])
+
+    epochs = t[0] + period * np.arange(n_epochs) / n_epochs
+    first = np.floor((t[0] - epochs[-1]) / period) - 1
+    last = np.ceil((t[-1] - epochs[0]) / period) + 1
+    transits = period * np.arange(first, last + 1)
+    eclipses = transits + eclipse_phase * period
+    best = None
+    for duration in np.geomspace(min_duration, max_duration, n_durations):
+        sums_t, count_t = _box_sums(cumulative, t, epochs, transits, duration)
+        sums_e, count_e = _box_sums(cumulative, t, epochs, eclipses, duration)
+        # per trial: box^T W basis (k, m), box^T W box and box^T W f, for both boxes
+        cross = np.stack([sums_t[:, :-2], sums_e[:, :-2]], axis=1)  # (k, 2, m)
+        box_weight = np.stack([sums_t[:, -2], sums_e[:, -2]], axis=1)
+        box_flux = np.stack([sums_t[:, -1], sums_e[:, -1]], axis=1)
+        solved = cross @ gram_inv  # (k, 2, m)
+        information = -np.einsum("kim,kjm->kij", solved, cross)
+        information[:, 0, 0] += box_weight[:, 0]
+        information[:, 1, 1] += box_weight[:, 1]
+        residual = box_flux - solved @ projection  # (k, 2)
+        # a box with no points (or none independent of the basis) has no depth
+        present = np.diagonal(information, axis1=1, axis2=2) > 1e-9 * np.maximum(box_weight, 1e-300)
+        information = np.where(present[:, :, None] & present[:, None, :], information,
+                               np.eye(2)[None] * 1.0)
+        residual = np.where(present, residual, 0.0)
+        inverse = np.linalg.inv(information)
+        depth = -np.einsum("kij,kj->ki", inverse, residual)
+        variance = np.diagonal(inverse, axis1=1, axis2=2)
+        gain = np.einsum("ki,ki->k", residual, np.einsum("kij,kj->ki", inverse, residual))
+        # the transit is the deeper dip, and is under way in the data
+        ok = present[:, 0] & (depth[:, 0] > 0) & (depth[:, 0] >= depth[:, 1])
+        gain = np.where(ok, gain, -np.inf)
+        k = int(np.argmax(gain))
+        if np.isfinite(gain[k]) and (best is None or gain[k] > best["gain"]):
+            best = {
+                "gain": float(gain[k]), "epoch": float(epochs[k]), "duration": float(duration),
+                "depth": float(depth[k, 0]), "depth_err": float(np.sqrt(variance[k, 0])),
+                "eclipse_depth": float(depth[k, 1]) if present[k, 1] else None,
+                "eclipse_depth_err": (float(np.sqrt(variance[k, 1])) if present[k, 1]
+                                      else None),
+                "n_in_transit": int(count_t[k]), "n_in_eclipse": int(count_e[k]),
+            }
+    if best is None:
+        return dict(empty, reason="no transit-like dip in the exposure")
+    # the transit nearest the middle of the data, and the eclipse after it
+    middle = 0.5 * (t[0] + t[-1])
+    t0 = best.pop("epoch")
+    t0 += period * np.round((middle - t0) / period)
+    best.pop("gain")
+    best["t0"] = float(t0)
+    best["t_secondary"] = float(t0 + eclipse_phase * period)
+    best["snr"] = best["depth"] / best["depth_err"]
+    best["eclipse_snr"] = (best["eclipse_depth"] / best["eclipse_depth_err"]
+                           if best["eclipse_depth"] is not None else 0.0)
+    best["found"] = best["snr"] >= min_snr
+    if not best["found"]:
+        best["reason"] = (f"the deepest dip has S/N {best['snr']:.1f}, below the detection "
+                          f"threshold {min_snr:g}")
+    eclipse = ("no eclipse in the data" if best["eclipse_depth"] is None else
+               f"eclipse depth {1e6 * best['eclipse_depth']:.0f} +/- "
+               f"{1e6 * best['eclipse_depth_err']:.0f} ppm ({best['n_in_eclipse']} points)")
+    log.info("Phase-curve search: transit at %.6f, %.4f d long, depth %.0f +/- %.0f ppm "
+             "(S/N %.1f, %d points); %s", best["t0"], best["duration"], 1e6 * best["depth"],
+             1e6 * best["depth_err"], best["snr"], best["n_in_transit"], eclipse)
     return best

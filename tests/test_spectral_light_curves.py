@@ -294,3 +294,78 @@ def test_eclipse_spectrum_fits_fp_per_bin():
     assert "depth" not in tspec.colnames
     assert np.all(np.abs(tspec["fp"] - truth) < 3 * tspec["fp_err"])
     assert np.all(tspec["fp_err"] < 2e-4)
+
+
+def _phase_curve_scene(seed=5, nints=700):
+    """Spectra of a full orbit: transit, two eclipses, and day/night fluxes rising to the red.
+
+    Drawn with the simulator's phase function and uniform-disk occultation
+    (`jwst_tso_ext.simulate.phase_curve`), not the fitter's batman/planet_flux path.
+    """
+    from jwst_tso_ext.simulate import phase_curve as injected
+
+    rng = np.random.default_rng(seed)
+    t = 60000.0 + np.arange(nints) * CADENCE
+    period, t0, a_rs, impact, rp, offset = 0.08, t[nints // 2], 4.0, 0.2, 0.1, 10.0
+    wave = np.linspace(4.6, 12.4, 80)
+    fp_day = 1.5e-3 + 1.5e-3 * (wave - 5.0) / 7.0
+    fp_night = 2e-4 + 4e-4 * (wave - 5.0) / 7.0
+    phase = injected.orbital_phase(t, t0, period)
+    visible = injected.visible_fraction(phase, a_rs, impact, rp)
+    w_day, w_night = injected.phase_weights(phase, offset)
+    p = batman.TransitParams()
+    p.t0, p.per, p.rp, p.a, p.ecc, p.w = t0, period, rp, a_rs, 0.0, 90.0
+    p.inc = np.degrees(np.arccos(impact / a_rs))
+    p.limb_dark, p.u = "quadratic", [0.1, 0.1]
+    transit = batman.TransitModel(p, t).light_curve(p)
+    planet = visible[:, None] * (w_day[:, None] * fp_day + w_night[:, None] * fp_night)
+    star = 4e5 * np.exp(-0.5 * ((wave - 7.0) / 3.0) ** 2)
+    clean = star * (transit[:, None] + planet)
+    err = np.sqrt(clean)
+    spectra = {"int_num": np.arange(1, nints + 1), "mjd_utc": t, "bjd_tdb": t,
+               "wavelength": wave, "flux": clean + err * rng.standard_normal(clean.shape),
+               "error": err, "dq": np.zeros(clean.shape, np.uint32), "flux_unit": None}
+    return spectra, wave, star, fp_day, fp_night, period
+
+
+@pytest.mark.slow
+def test_phase_curve_spectrum_recovers_day_and_night_emission_per_bin(tmp_path):
+    from jwst_tso_ext.detrended_white_light.plotting import plot_diagnostics
+    from jwst_tso_ext.spectral_light_curves.plotting import plot_spectrum
+
+    spectra, wave, star, fp_day, fp_night, period = _phase_curve_scene()
+    table, _ = make_detrended_light_curve(spectra, astrophysical="phase_curve", ramp="none",
+                                          poly_order=0, astro_params={"period": period})
+    edges = bin_edges(5.0, 12.0, width=1.0)
+    tspec, speclc = fit_spectral_light_curves(spectra, {"meta": dict(table.meta)}, edges,
+                                              ramp="none", poly_order=0)
+    assert tspec.meta["astrophysical"] == "phase_curve"
+    assert tspec.meta["orbit"]["t0"] == table.meta["t0"]
+    for name, truth in (("fp_day", fp_day), ("fp_night", fp_night)):
+        expected = _truth_per_bin(wave, truth, star, edges)
+        pull = (np.asarray(tspec[name]) - expected) / np.asarray(tspec[f"{name}_err"])
+        assert np.all(np.abs(pull) < 3.5), (name, pull)
+        assert np.all(np.asarray(tspec[f"{name}_err"]) < 2e-4)
+    # the transit depth of every bin, and a red dayside brighter than the blue
+    assert np.all(np.abs(tspec["depth"] - 0.01) < 3.5 * tspec["depth_err"])
+    assert tspec["fp_day"][-1] > tspec["fp_day"][0] + 5 * tspec["fp_day_err"][0]
+    assert np.all(np.isfinite(tspec["phase_offset_deg_err"]))
+    assert len(speclc) == len(edges[:-1]) * len(spectra["int_num"])
+    # the figures: white light (with its phase-curve figure beside) and spectrum
+    plot_diagnostics(table, str(tmp_path / "pc_whtlt.png"))
+    plot_spectrum(tspec, speclc, str(tmp_path / "pc_tspec.png"))
+    for name in ("pc_whtlt.png", "pc_whtlt_phase.png", "pc_tspec.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name
+
+
+def test_phase_binning_and_unwrapped_phase():
+    from jwst_tso_ext.detrended_white_light.phase_curve_plotting import (
+        binned_in_phase,
+        unwrapped_phase,
+    )
+
+    centres, mean, error = binned_in_phase([0.0, 0.1, 0.2, 0.3, 0.9, 1.0], [1, 3, 5, 7, 2, 4], 2)
+    assert np.allclose(centres, [0.25, 0.75]) and np.allclose(mean, [4.0, 3.0])
+    assert np.allclose(error, [np.sqrt(20 / 3 / 4), 1.0])
+    phase = unwrapped_phase([10.0, 10.5, 12.25], {"t0": 10.0, "period": 1.0})
+    assert np.allclose(phase, [0.0, 0.5, 2.25])

@@ -217,9 +217,11 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
 
 def _log_spectrum(tspec):
     """One INFO line per bin."""
-    depth = "fp" if "fp" in tspec.colnames else "depth"
+    names = (["depth", "fp_day", "fp_night"] if "fp_day" in tspec.colnames
+             else ["fp"] if "fp" in tspec.colnames else ["depth"])
     for row in tspec:
-        log.info(f"{float(row['wavelength'].value):6.3f} um: {depth} "
-                 f"{1e6 * row[depth]:8.0f} +/- {1e6 * row[depth + '_err']:5.0f} ppm, "
+        values = ", ".join(f"{name} {1e6 * row[name]:8.0f} +/- {1e6 * row[name + '_err']:5.0f}"
+                           for name in names)
+        log.info(f"{float(row['wavelength'].value):6.3f} um: {values} ppm, "
                  f"rms {row['rms_ppm']:6.0f} ppm (expected {row['expected_ppm']:6.0f}), "
                  f"beta {row['beta']:.2f}")

@@ -132,6 +132,11 @@ def test_period_sets_the_duration_and_the_orbit():
     duration = config.resolved_transit_duration()
     in_transit = np.asarray(truth["transit"]) < 1.0
     assert np.ptp(np.asarray(truth["time_mid_s"])[in_transit]) == pytest.approx(duration, abs=1.0)
+    # the light-curve-level drawing of the same phase curve (for fits without a detector)
+    relative = phase_curve.relative_flux(
+        truth["time_mid_s"], 40.0, 70.0, 4.0, 0.2, 0.1, 15.0, 0.004, 0.001, (0.1, 0.05)
+    )
+    assert np.allclose(relative, truth["transit"] + truth["planet"], rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from astropy.table import Table
 from jwst.datamodels.utils.tso_multispec import make_tso_specmodel
 from stdatamodels.jwst import datamodels
 
+from jwst_tso_ext.detrended_white_light.detrended_white_light_step import DEFAULT_FREE
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
 from jwst_tso_ext.lightcurve.binning import bin_edges, sum_bins, sum_white_light
 from jwst_tso_ext.spectral_light_curves.spectral import fit_spectral_light_curves
@@ -306,21 +307,14 @@ def _phase_curve_scene(seed=5, nints=700):
 
     rng = np.random.default_rng(seed)
     t = 60000.0 + np.arange(nints) * CADENCE
-    period, t0, a_rs, impact, rp, offset = 0.08, t[nints // 2], 4.0, 0.2, 0.1, 10.0
+    period = 0.08
     wave = np.linspace(4.6, 12.4, 80)
     fp_day = 1.5e-3 + 1.5e-3 * (wave - 5.0) / 7.0
     fp_night = 2e-4 + 4e-4 * (wave - 5.0) / 7.0
-    phase = injected.orbital_phase(t, t0, period)
-    visible = injected.visible_fraction(phase, a_rs, impact, rp)
-    w_day, w_night = injected.phase_weights(phase, offset)
-    p = batman.TransitParams()
-    p.t0, p.per, p.rp, p.a, p.ecc, p.w = t0, period, rp, a_rs, 0.0, 90.0
-    p.inc = np.degrees(np.arccos(impact / a_rs))
-    p.limb_dark, p.u = "quadratic", [0.1, 0.1]
-    transit = batman.TransitModel(p, t).light_curve(p)
-    planet = visible[:, None] * (w_day[:, None] * fp_day + w_night[:, None] * fp_night)
+    relative = injected.relative_flux(t, t[nints // 2], period, 4.0, 0.2, 0.1, 10.0, fp_day,
+                                      fp_night)
     star = 4e5 * np.exp(-0.5 * ((wave - 7.0) / 3.0) ** 2)
-    clean = star * (transit[:, None] + planet)
+    clean = star * relative
     err = np.sqrt(clean)
     spectra = {"int_num": np.arange(1, nints + 1), "mjd_utc": t, "bjd_tdb": t,
                "wavelength": wave, "flux": clean + err * rng.standard_normal(clean.shape),
@@ -335,7 +329,8 @@ def test_phase_curve_spectrum_recovers_day_and_night_emission_per_bin(tmp_path):
 
     spectra, wave, star, fp_day, fp_night, period = _phase_curve_scene()
     table, _ = make_detrended_light_curve(spectra, astrophysical="phase_curve", ramp="none",
-                                          poly_order=0, astro_params={"period": period})
+                                          poly_order=0, astro_params={"period": period},
+                                          free_params=DEFAULT_FREE["phase_curve"])
     edges = bin_edges(5.0, 12.0, width=1.0)
     tspec, speclc = fit_spectral_light_curves(spectra, {"meta": dict(table.meta)}, edges,
                                               ramp="none", poly_order=0)

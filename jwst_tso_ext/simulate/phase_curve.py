@@ -43,6 +43,7 @@ import numpy as np
 from astropy.table import Table
 
 from jwst_tso_ext.miri_lrs import geometry
+from jwst_tso_ext.simulate import effects
 from jwst_tso_ext.simulate.chromatic import TRUTH_WAVELENGTHS, DispersedComponents
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ __all__ = [
     "phase_weights",
     "planet_emission",
     "planet_spectra",
+    "relative_flux",
     "row_truth",
     "validate_config",
     "visible_fraction",
@@ -144,6 +146,46 @@ def visible_fraction(phase, a_rs, impact_parameter, radius_ratio):
     z = a_rs * np.sqrt(np.sin(angle) ** 2 + (cos_i * np.cos(angle)) ** 2)
     hidden = np.where(np.cos(angle) < 0.0, _overlap_area(z, radius_ratio), 0.0)
     return 1.0 - hidden / (np.pi * radius_ratio**2)
+
+
+def relative_flux(times, t0, period, a_rs, impact_parameter, radius_ratio, offset_deg, fp_day,
+                  fp_night, limb_darkening=(0.1, 0.1)):
+    """Light curves (star = 1) of a phase curve: transit plus the planet's visible emission.
+
+    For light-curve-level tests and benchmarks (no detector): the transit (batman,
+    quadratic limb darkening) dims the star, and ``Fp(phase) * visible_fraction`` is
+    added, per column of ``fp_day`` / ``fp_night``.
+
+    Parameters
+    ----------
+    times : array_like
+        Times (any unit of ``t0`` and ``period``).
+    t0, period, a_rs, impact_parameter, radius_ratio : float
+        Mid-transit time, period, orbit (circular) and Rp/Rs.
+    offset_deg : float
+        Hotspot offset (east positive).
+    fp_day, fp_night : float or array_like
+        Planet-to-star flux at phases 0.5 and 0; arrays give one column each.
+    limb_darkening : tuple of float
+        Quadratic (u1, u2) of the transit.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(ntimes,)`` for scalar fluxes, else ``(ntimes, ncolumns)``.
+    """
+    times = np.asarray(times, dtype=float)
+    transit = effects.transit_model(
+        times, radius_ratio**2, t0, None, a_rs=a_rs, impact_parameter=impact_parameter,
+        u=limb_darkening, period=period,
+    )  # fmt: skip
+    phase = orbital_phase(times, t0, period)
+    visible = visible_fraction(phase, a_rs, impact_parameter, radius_ratio)
+    w_day, w_night = phase_weights(phase, offset_deg)
+    day, night = np.asarray(fp_day, dtype=float), np.asarray(fp_night, dtype=float)
+    shape = (-1,) + (1,) * max(day.ndim, night.ndim)
+    planet = visible.reshape(shape) * (w_day.reshape(shape) * day + w_night.reshape(shape) * night)
+    return transit.reshape(shape) + planet
 
 
 def blackbody_ratio(wavelength, temperature, star_temperature):

@@ -165,12 +165,62 @@ def test_second_order_is_chosen_by_bic_and_a_negative_nightside_is_kept(caplog):
     assert "sigma below zero" in caplog.text
 
 
+def test_fixed_shape_fits_depth_and_planet_flux_linearly():
+    """As a spectral bin would: the white light's orbit and shape, depth and fluxes free."""
+    from jwst_tso_ext.lightcurve.model import LightCurveModel, fit_light_curve
+
+    planet = lambda phi: sinusoid(phi, 1e-3, 6e-4, 8.0)  # noqa: E731
+    time, flux = phase_curve_light_curve(planet, nints=600)
+    d = np.radians(8.0)
+    shape = dict(ORBIT, t0=T0, period=PERIOD, rp_shape=ORBIT["rp"], depth=0.01,
+                 phase_sin1=6e-4 * np.sin(d))
+    model = LightCurveModel(time, poly_order=0, ramp="none", astrophysical="phase_curve",
+                            astro_params=shape, free_params=["depth", "fp_day", "fp_night"])
+    result = fit_light_curve(model, flux, np.full(time.size, 1e-4), np.ones(time.size, bool))
+    values = dict(zip(result["names"], result["values"], strict=True))
+    assert values["depth"] == pytest.approx(ORBIT["rp"] ** 2, rel=1e-6)
+    assert values["fp_day"] == pytest.approx(planet(0.5), abs=1e-9)
+    assert values["fp_night"] == pytest.approx(planet(0.0), abs=1e-9)
+
+
 def test_phase_curve_needs_a_period():
     time, flux = phase_curve_light_curve(lambda phi: sinusoid(phi, 2e-3, 1e-3, 0.0), 300)
     with pytest.raises(ValueError, match="needs the orbital period"):
         fit(time, flux, astro_params={})
     with pytest.raises(ValueError, match="not longer than the data's cadence"):
         fit(time, flux, astro_params={"period": 1e-4})
+
+
+def test_eccentric_orbit_puts_fp_day_at_the_eclipse():
+    from jwst_tso_ext.lightcurve.model import LightCurveModel
+    from jwst_tso_ext.lightcurve.phase_curve import eclipse_phase
+
+    assert eclipse_phase(PERIOD) == 0.5
+    time = T0 + PERIOD * np.linspace(-0.1, 1.1, 20001)
+    values = dict(ORBIT, t0=T0, period=PERIOD, ecc=0.2, w=30.0, fp_day=2e-3, fp_night=5e-4,
+                  phase_sin1=3e-4)
+    model = LightCurveModel(time, poly_order=0, ramp="none", astrophysical="phase_curve",
+                            astro_params=values, free_params=[])
+    p = model.astro_dict(np.array([1.0]))
+    _, visible = model._phase_curve_parts(p)
+    in_eclipse = time[visible < 1e-12]
+    middle = 0.5 * (in_eclipse.min() + in_eclipse.max())
+    assert model.eclipse_phase != pytest.approx(0.5, abs=0.05)
+    assert (middle - T0) / PERIOD == pytest.approx(model.eclipse_phase, abs=1e-3)
+    # the phase of the phase function is 0.5 there: Fp = fp_day
+    phase = model.orbital_phase(p)
+    at_eclipse = np.argmin(np.abs(time - middle))
+    assert phase[at_eclipse] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_step_options_for_a_phase_curve():
+    options = DetrendedWhiteLightStep(astrophysical="phase_curve",
+                                      period=PERIOD).light_curve_options()
+    assert options["astrophysical"] == "phase_curve"
+    assert options["phase_order"] == "bic"
+    assert options["free_params"] == ["t0", "rp", "a", "inc", "fp_day", "fp_night",
+                                      "phase_sin1"]
+    assert options["astro_params"]["period"] == PERIOD
 
 
 # ----------------------------------------------------------------- step

@@ -139,6 +139,9 @@ def _phase_curve_start(time, flux, error, fit_mask, astro_params, free_params, s
     if given.get("t0") is None and not search["found"]:
         return None, None, search, "search"
     values.setdefault("t0", search["t0"])
+    if not shape_given and search["duration"] is None:
+        raise ValueError(f"The phase-curve search found no transit ({search['reason']}) to "
+                         "take its duration from: give duration (or a and inc) with t0.")
     if not shape_given:
         values["duration"] = search["duration"]
     free = set(free_params or [])

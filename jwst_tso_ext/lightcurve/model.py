@@ -42,7 +42,8 @@ With ``depth`` free (and ``rp_shape`` fixed) the transit is the batman dip of
 ``rp_shape`` scaled by ``depth / rp_shape**2``: the depth enters linearly and may be
 negative, so a noisy wavelength bin's depth is unbiased and its error finite even near
 zero (a free ``rp`` is bounded at 0, where the depth's error vanishes). The
-spectroscopic bins fit this, with the white light's shape.
+spectroscopic bins fit this, with the white light's shape (a phase curve's transit
+too, with ``fp_day`` and ``fp_night`` free beside it).
 
 Fit
 ---
@@ -215,7 +216,8 @@ class LightCurveModel:
                 if name not in free and not ignored:
                     free.append(name)
             self.free_astro = free
-            if "depth" in free and (astrophysical != "transit" or values["rp_shape"] is None
+            if "depth" in free and (astrophysical not in ("transit", "phase_curve")
+                                    or values["rp_shape"] is None
                                     or "rp_shape" in free):
                 raise ValueError("A free depth needs a transit of fixed shape: give rp_shape "
                                  "(the radius ratio of the shape) and keep it fixed.")
@@ -377,16 +379,21 @@ class LightCurveModel:
         p = self.astro_dict(theta)
         if self.astrophysical == "phase_curve":
             transit, visible = self._phase_curve_parts(p)
+            transit = self._scaled_transit(transit, p)
             coefficients = [p[name] for name in PHASE_PARAMS]
             return transit + planet_flux(self.orbital_phase(p), coefficients) * visible
         params = self._batman_model(p)
         lc = self._batman.light_curve(params)
         if self.astrophysical == "eclipse":
-            lc = lc / (1.0 + p["fp"])
-        elif "depth" in self.free_astro:
-            lc = 1.0 - p["depth"] / p["rp_shape"] ** 2 * (1.0 - lc)
-        elif p["rp_shape"] != p["rp"] and p["rp_shape"] > 0:
-            lc = 1.0 - (p["rp"] / p["rp_shape"]) ** 2 * (1.0 - lc)
+            return lc / (1.0 + p["fp"])
+        return self._scaled_transit(lc, p)
+
+    def _scaled_transit(self, lc, p):
+        """The batman dip of ``rp_shape`` scaled to the depth (see the module docstring)."""
+        if "depth" in self.free_astro:
+            return 1.0 - p["depth"] / p["rp_shape"] ** 2 * (1.0 - lc)
+        if p["rp_shape"] != p["rp"] and p["rp_shape"] > 0:
+            return 1.0 - (p["rp"] / p["rp_shape"]) ** 2 * (1.0 - lc)
         return lc
 
     def systematics_model(self, theta):

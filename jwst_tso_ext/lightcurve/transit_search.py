@@ -42,6 +42,24 @@ def _basis(time):
     return np.stack(columns, axis=1)
 
 
+def _usable_points(time, flux, error, mask):
+    """Finite, unmasked points sorted in time: times, flux / its median and weights."""
+    time = np.asarray(time, float)
+    flux = np.asarray(flux, float)
+    error = np.asarray(error, float)
+    use = np.isfinite(time) & np.isfinite(flux) & np.isfinite(error) & (error > 0)
+    if mask is not None:
+        use &= np.asarray(mask, bool)
+    order = np.argsort(time[use])
+    level = np.median(flux[use]) if use.any() else 1.0
+    return (time[use][order], flux[use][order] / level,
+            (level / error[use][order]) ** 2)
+
+
+def _too_few(count):
+    return f"only {count} usable points (a search needs {MIN_SEARCH_POINTS})"
+
+
 def search_transit(
     time, flux, error, mask=None, *, min_duration=None, max_duration=None, n_durations=40,
     max_starts=2000, t0=None, min_snr=5.0,
@@ -76,22 +94,11 @@ def search_transit(
         ``reason`` (str) when nothing was found. Boxes leave at least two points on
         each side, so a ramp at the start is not mistaken for an event.
     """
-    time = np.asarray(time, float)
-    flux = np.asarray(flux, float)
-    error = np.asarray(error, float)
-    use = np.isfinite(time) & np.isfinite(flux) & np.isfinite(error) & (error > 0)
-    if mask is not None:
-        use &= np.asarray(mask, bool)
     empty = {"found": False, "t0": t0, "duration": None, "depth": None, "depth_err": None,
              "snr": 0.0, "n_in_box": 0}
-    if use.sum() < MIN_SEARCH_POINTS:
-        return dict(empty, reason=f"only {int(use.sum())} usable points (a search needs "
-                                  f"{MIN_SEARCH_POINTS})")
-    order = np.argsort(time[use])
-    t = time[use][order]
-    level = np.median(flux[use])
-    f = flux[use][order] / level
-    w = (level / error[use][order]) ** 2
+    t, f, w = _usable_points(time, flux, error, mask)
+    if t.size < MIN_SEARCH_POINTS:
+        return dict(empty, reason=_too_few(t.size))
     n = t.size
     span = t[-1] - t[0]
     cadence = float(np.median(np.diff(t)))
@@ -209,29 +216,17 @@ def search_phase_curve(
     ValueError
         If the period is not positive or not longer than the cadence.
     """
-    time = np.asarray(time, float)
-    flux = np.asarray(flux, float)
-    error = np.asarray(error, float)
-    use = np.isfinite(time) & np.isfinite(flux) & np.isfinite(error) & (error > 0)
-    if mask is not None:
-        use &= np.asarray(mask, bool)
     empty = {"found": False, "t0": None, "t_secondary": None, "duration": None,
              "depth": None, "depth_err": None, "eclipse_depth": None,
              "eclipse_depth_err": None, "snr": 0.0, "eclipse_snr": 0.0,
              "n_in_transit": 0, "n_in_eclipse": 0}
-    if use.sum() < MIN_SEARCH_POINTS:
-        return dict(empty, reason=f"only {int(use.sum())} usable points (a search needs "
-                                  f"{MIN_SEARCH_POINTS})")
-    order = np.argsort(time[use])
-    t = time[use][order]
+    t, f, w = _usable_points(time, flux, error, mask)
+    if t.size < MIN_SEARCH_POINTS:
+        return dict(empty, reason=_too_few(t.size))
     cadence = float(np.median(np.diff(t)))
     if not (period is not None and period > cadence):
         raise ValueError(f"The period ({period} d) must be longer than the cadence "
                          f"({cadence:.3g} d) to search a phase curve.")
-    level = np.median(flux[use])
-    f = flux[use][order] / level
-    w = (level / error[use][order]) ** 2
-    n = t.size
     min_duration = 3.0 * cadence if min_duration is None else float(min_duration)
     max_duration = 0.2 * period if max_duration is None else float(max_duration)
     if not 0 < min_duration < max_duration:

@@ -171,14 +171,6 @@ def _array_difference(x, y):
     return 0.0 if same.all() else float(np.nanmax(np.abs(x - y)[~same]))
 
 
-def _numbers(value):
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_numbers(v) for v in value]
-    return value
-
-
 def _ecsv_differences(a, b):
     left, right = Table.read(a, format="ascii.ecsv"), Table.read(b, format="ascii.ecsv")
     worst = 0.0 if left.colnames == right.colnames else np.inf
@@ -187,8 +179,8 @@ def _ecsv_differences(a, b):
             worst = max(worst, _array_difference(left[name], right[name]))
     meta_a = {k: v for k, v in left.meta.items() if k not in ("date", "output_dir")}
     meta_b = {k: v for k, v in right.meta.items() if k not in ("date", "output_dir")}
-    dumped = [json.dumps(_numbers(m), sort_keys=True, default=str).replace(
-        str(b.parent), str(a.parent)) for m in (meta_a, meta_b)]
+    dumped = [json.dumps(m, sort_keys=True, default=str).replace(str(b.parent), str(a.parent))
+              for m in (meta_a, meta_b)]
     return worst, dumped[0] == dumped[1]
 
 

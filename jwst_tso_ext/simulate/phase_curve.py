@@ -9,7 +9,9 @@ first-order sinusoid whose value is ``fp_day(lambda)`` at phase 0.5 and
 = ``phase_offset_deg``, east positive: the hotspot is seen before the eclipse)::
 
     Fp(phi) = (fp_day + fp_night) / 2
-              + (fp_day - fp_night) / 2 * cos(2 pi (phi - 0.5 + offset / 360)) / cos(2 pi offset / 360)
+              + (fp_day - fp_night) / 2 * cos(2 pi (phi - 0.5) + delta) / cos(delta)
+
+with ``delta = 2 pi offset / 360``,
 
 i.e. ``Fp = fp_day * w_day(phi) + fp_night * w_night(phi)`` (`phase_weights`), with
 one phase function for all wavelengths. Its semi-amplitude is

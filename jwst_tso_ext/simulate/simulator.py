@@ -389,8 +389,9 @@ def _segment_ramps(config, truth, cosmic, spectrum, start, stop, light=(None, No
                    progress=None, injected=None):
     """Raw ramps of integrations [start, stop), built in bounded chunks.
 
-    ``light`` is `_per_wavelength_light`; ``progress``, if given, is called with the number of integrations of each chunk;
-    ``injected`` holds outliers (`jwst_tso_ext.simulate.outliers`) to add.
+    ``light`` is `_per_wavelength_light`; ``progress``, if given, is called with the
+    number of integrations of each chunk; ``injected`` holds outliers
+    (`jwst_tso_ext.simulate.outliers`) to add.
     """
     if injected is None:
         injected = np.zeros(0, outliers.OUTLIER_DTYPE)
@@ -444,8 +445,9 @@ def simulate_exposure(config, output_dir, overwrite=False, progress=None):
         Uncal files (in segment order), then ``<root>_truth.ecsv``,
         ``<root>_truth_spectrum.ecsv`` and ``<root>_truth_cosmic_rays.ecsv`` (and, with
         a phase curve, ``<root>_truth_phase_curve.ecsv`` and
-        ``<root>_truth_phase_curve_rows.ecsv``; with a wavelength-dependent depth, ``<root>_truth_depth.ecsv`` and
-        ``<root>_truth_depth_rows.ecsv``; with injected outliers,
+        ``<root>_truth_phase_curve_rows.ecsv``; with a wavelength-dependent depth,
+        ``<root>_truth_depth.ecsv`` and ``<root>_truth_depth_rows.ecsv``; with injected
+        outliers,
         ``<root>_truth_outliers.ecsv``).
     """
     config.validate()

@@ -16,7 +16,7 @@ from jwst_tso_ext.lightcurve.products import (
 )
 from jwst_tso_ext.lightcurve.step_options import LightCurveFitOptions
 from jwst_tso_ext.parallel import thread_count
-from jwst_tso_ext.spectral_light_curves.spectral import fit_spectral_light_curves
+from jwst_tso_ext.spectral_light_curves.spectral import SHARED_KINDS, fit_spectral_light_curves
 from jwst_tso_ext.step_mixin import PackageStepMixin
 
 log = logging.getLogger(__name__)
@@ -106,8 +106,9 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, Step):
             regressors = regressors_from_drift_table(drift, spectra["int_num"], self.regressors)
         white, white_source = self._white_light(input_data, model, white_light)
         kind = white["meta"].get("astrophysical")
-        if kind not in ("transit", "eclipse"):
-            log.warning(f"The white-light fit has no transit or eclipse (astrophysical={kind!r}, "
+        if kind not in SHARED_KINDS:
+            log.warning(f"The white-light fit has no transit, eclipse or phase curve "
+                        f"(astrophysical={kind!r}, "
                         f"status {white['meta'].get('detrended_white_light')!r}): there is no "
                         "orbit to share; step skipped. Give the white light t0 and the orbit "
                         "if its search missed the event.")

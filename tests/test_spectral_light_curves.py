@@ -351,6 +351,16 @@ def test_phase_curve_spectrum_recovers_day_and_night_emission_per_bin(tmp_path):
     plot_spectrum(tspec, speclc, str(tmp_path / "pc_tspec.png"))
     for name in ("pc_whtlt.png", "pc_whtlt_phase.png", "pc_tspec.png"):
         assert (tmp_path / name).stat().st_size > 10_000, name
+    # the step takes a phase-curve white light (its table beside the x1dints) too
+    table.meta["detrended_white_light"] = "COMPLETE"
+    table.write(tmp_path / "jw_spec_whtlt.ecsv", format="ascii.ecsv")
+    result = SpectralLightCurvesStep.call(_x1dints(spectra), output_dir=str(tmp_path),
+                                          white_light_table=str(tmp_path / "jw_spec_whtlt.ecsv"),
+                                          bin_width=1.0, save_results=True, maximum_cores="1",
+                                          regressors=[])
+    assert result.meta["spectral_light_curves"] == "COMPLETE"
+    assert np.allclose(result["fp_day"], tspec["fp_day"], rtol=0, atol=0.1 * tspec["fp_day_err"])
+    assert (tmp_path / "jw_spec_tspec.png").is_file()
 
 
 def test_phase_binning_and_unwrapped_phase():

@@ -93,7 +93,10 @@ def _check_products(tmp_path, nints):
 def test_tutorial_blocks_are_all_run_but_the_illustrative_one():
     blocks = code_blocks(TUTORIAL.read_text())
     illustrative = [b for b in blocks if b.illustrative]
-    assert len(illustrative) == 1 and "my_readnoise.fits" in illustrative[0].code
+    # the read-noise override (a file the reader supplies) and the phase curve's
+    # 9,000-integration run and its check
+    assert len(illustrative) == 3 and "my_readnoise.fits" in illustrative[0].code
+    assert all("phase" in block.code for block in illustrative[1:])
     assert {b.language for b in blocks} == {"python", "bash"}
 
 

@@ -7,6 +7,7 @@ from astropy.table import Table
 from jwst.datamodels.utils.tso_multispec import make_tso_specmodel
 from stdatamodels.jwst import datamodels
 
+from jwst_tso_ext.detrended_white_light.detrended_white_light_step import DEFAULT_FREE
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
 from jwst_tso_ext.lightcurve.binning import bin_edges, sum_bins, sum_white_light
 from jwst_tso_ext.spectral_light_curves.spectral import fit_spectral_light_curves
@@ -374,3 +375,82 @@ def test_bad_long_form_tables(change, match):
     with pytest.raises(ValueError, match=match) as error:
         SpectralLightCurvesStep.call(table)
     assert error.traceback[-1].path.name == "tables.py"
+
+
+def _phase_curve_scene(seed=5, nints=700):
+    """Spectra of a full orbit: transit, two eclipses, and day/night fluxes rising to the red.
+
+    Drawn with the simulator's phase function and uniform-disk occultation
+    (`jwst_tso_ext.simulate.phase_curve`), not the fitter's batman/planet_flux path.
+    """
+    from jwst_tso_ext.simulate import phase_curve as injected
+
+    rng = np.random.default_rng(seed)
+    t = 60000.0 + np.arange(nints) * CADENCE
+    period = 0.08
+    wave = np.linspace(4.6, 12.4, 80)
+    fp_day = 1.5e-3 + 1.5e-3 * (wave - 5.0) / 7.0
+    fp_night = 2e-4 + 4e-4 * (wave - 5.0) / 7.0
+    relative = injected.relative_flux(t, t[nints // 2], period, 4.0, 0.2, 0.1, 10.0, fp_day,
+                                      fp_night)
+    star = 4e5 * np.exp(-0.5 * ((wave - 7.0) / 3.0) ** 2)
+    clean = star * relative
+    err = np.sqrt(clean)
+    spectra = {"int_num": np.arange(1, nints + 1), "mjd_utc": t, "bjd_tdb": t,
+               "wavelength": wave, "flux": clean + err * rng.standard_normal(clean.shape),
+               "error": err, "dq": np.zeros(clean.shape, np.uint32), "flux_unit": None}
+    return spectra, wave, star, fp_day, fp_night, period
+
+
+@pytest.mark.slow
+def test_phase_curve_spectrum_recovers_day_and_night_emission_per_bin(tmp_path):
+    from jwst_tso_ext.detrended_white_light.plotting import plot_diagnostics
+    from jwst_tso_ext.spectral_light_curves.plotting import plot_spectrum
+
+    spectra, wave, star, fp_day, fp_night, period = _phase_curve_scene()
+    table, _ = make_detrended_light_curve(spectra, astrophysical="phase_curve", ramp="none",
+                                          poly_order=0, astro_params={"period": period},
+                                          free_params=DEFAULT_FREE["phase_curve"])
+    edges = bin_edges(5.0, 12.0, width=1.0)
+    tspec, speclc = fit_spectral_light_curves(spectra, {"meta": dict(table.meta)}, edges,
+                                              ramp="none", poly_order=0)
+    assert tspec.meta["astrophysical"] == "phase_curve"
+    assert tspec.meta["orbit"]["t0"] == table.meta["t0"]
+    for name, truth in (("fp_day", fp_day), ("fp_night", fp_night)):
+        expected = _truth_per_bin(wave, truth, star, edges)
+        pull = (np.asarray(tspec[name]) - expected) / np.asarray(tspec[f"{name}_err"])
+        assert np.all(np.abs(pull) < 3.5), (name, pull)
+        assert np.all(np.asarray(tspec[f"{name}_err"]) < 2e-4)
+    # the transit depth of every bin, and a red dayside brighter than the blue
+    assert np.all(np.abs(tspec["depth"] - 0.01) < 3.5 * tspec["depth_err"])
+    assert tspec["fp_day"][-1] > tspec["fp_day"][0] + 5 * tspec["fp_day_err"][0]
+    assert np.all(np.isfinite(tspec["phase_offset_deg_err"]))
+    assert len(speclc) == len(edges[:-1]) * len(spectra["int_num"])
+    # the figures: white light (with its phase-curve figure beside) and spectrum
+    plot_diagnostics(table, str(tmp_path / "pc_whtlt.png"))
+    plot_spectrum(tspec, speclc, str(tmp_path / "pc_tspec.png"))
+    for name in ("pc_whtlt.png", "pc_whtlt_phase.png", "pc_tspec.png"):
+        assert (tmp_path / name).stat().st_size > 10_000, name
+    # the step takes a phase-curve white light (its table beside the x1dints) too
+    table.meta["detrended_white_light"] = "COMPLETE"
+    table.write(tmp_path / "jw_spec_whtlt.ecsv", format="ascii.ecsv")
+    result = SpectralLightCurvesStep.call(_x1dints(spectra), output_dir=str(tmp_path),
+                                          white_light_table=str(tmp_path / "jw_spec_whtlt.ecsv"),
+                                          bin_width=1.0, save_results=True, maximum_cores="1",
+                                          regressors=[])
+    assert result.meta["spectral_light_curves"] == "COMPLETE"
+    assert np.allclose(result["fp_day"], tspec["fp_day"], rtol=0, atol=0.1 * tspec["fp_day_err"])
+    assert (tmp_path / "jw_spec_tspec.png").is_file()
+
+
+def test_phase_binning_and_unwrapped_phase():
+    from jwst_tso_ext.detrended_white_light.phase_curve_plotting import (
+        binned_in_phase,
+        unwrapped_phase,
+    )
+
+    centres, mean, error = binned_in_phase([0.0, 0.1, 0.2, 0.3, 0.9, 1.0], [1, 3, 5, 7, 2, 4], 2)
+    assert np.allclose(centres, [0.25, 0.75]) and np.allclose(mean, [4.0, 3.0])
+    assert np.allclose(error, [np.sqrt(20 / 3 / 4), 1.0])
+    phase = unwrapped_phase([10.0, 10.5, 12.25], {"t0": 10.0, "period": 1.0})
+    assert np.allclose(phase, [0.0, 0.5, 2.25])

@@ -66,6 +66,12 @@ def add_parser(subparsers):
     transit.add_argument(
         "--duration", type=float, default=None, help="transit duration (s; default exposure/3)"
     )
+    transit.add_argument(
+        "--period",
+        type=float,
+        default=None,
+        help="orbital period (s), instead of --duration (which then follows from it)",
+    )
     transit.add_argument("--a-rs", type=float, default=_DEFAULTS.a_rs)
     transit.add_argument("--impact-parameter", type=float, default=_DEFAULTS.impact_parameter)
     transit.add_argument(
@@ -112,6 +118,37 @@ def add_parser(subparsers):
         type=float,
         default=_DEFAULTS.depth_pivot_wavelength,
         help="micron where the depth (without band) is --depth",
+    )
+    phase = parser.add_argument_group(
+        "phase curve",
+        "the planet's emission over the orbit: a sinusoid of value --fp-day at phase 0.5 and "
+        "--fp-night at phase 0, with a secondary eclipse (give --period for a full orbit); "
+        "truth in <root>_truth_phase_curve.ecsv and <root>_truth_phase_curve_rows.ecsv",
+    )
+    phase.add_argument(
+        "--fp-day", type=float, default=_DEFAULTS.fp_day, help="dayside planet-to-star flux"
+    )
+    phase.add_argument(
+        "--fp-night", type=float, default=_DEFAULTS.fp_night, help="nightside planet-to-star flux"
+    )
+    phase.add_argument(
+        "--phase-offset",
+        type=float,
+        default=_DEFAULTS.phase_offset_deg,
+        help="hotspot offset, degrees east (flux peak before the eclipse)",
+    )
+    phase.add_argument(
+        "--planet-day-temperature",
+        type=float,
+        default=None,
+        help="K: blackbody shape of the dayside spectrum (normalised to --fp-day at the "
+        "--depth-pivot wavelength); default flat",
+    )
+    phase.add_argument(
+        "--planet-night-temperature",
+        type=float,
+        default=None,
+        help="K: blackbody shape of the nightside spectrum; default flat",
     )
     ramp = parser.add_argument_group("response ramp")
     ramp.add_argument("--ramp-amplitude", type=float, default=_DEFAULTS.ramp_amplitude)
@@ -193,6 +230,7 @@ def config_from_args(args):
         transit_depth=args.depth,
         transit_t0=args.t0,
         transit_duration=args.duration,
+        orbital_period=args.period,
         a_rs=args.a_rs,
         impact_parameter=args.impact_parameter,
         limb_darkening=tuple(args.limb_darkening),
@@ -202,6 +240,11 @@ def config_from_args(args):
         depth_band_amplitude_ppm=args.depth_band_amplitude,
         depth_slope_ppm_per_micron=args.depth_slope,
         depth_pivot_wavelength=args.depth_pivot,
+        fp_day=args.fp_day,
+        fp_night=args.fp_night,
+        phase_offset_deg=args.phase_offset,
+        planet_day_temperature=args.planet_day_temperature,
+        planet_night_temperature=args.planet_night_temperature,
         ramp_amplitude=args.ramp_amplitude,
         ramp_timescale=args.ramp_timescale,
         x_offset=args.x_offset,

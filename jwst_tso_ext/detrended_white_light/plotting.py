@@ -15,6 +15,10 @@ def plot_diagnostics(table, output_path, regressor_names=(), time_column="BJD_TD
     """
     Write a PNG with raw curve + model, detrended curve, residuals, binned rms, regressors.
 
+    For a phase curve (``meta['astrophysical'] == 'phase_curve'``) the phase-curve
+    figure (`~jwst_tso_ext.detrended_white_light.phase_curve_plotting.plot_phase_curve`)
+    is written beside it, as ``<output stem>_phase.png``.
+
     Parameters
     ----------
     table : `~astropy.table.QTable`
@@ -92,4 +96,10 @@ def plot_diagnostics(table, output_path, regressor_names=(), time_column="BJD_TD
         ax.legend(fontsize="small")
     fig.savefig(output_path, dpi=100)
     log.info(f"Saved diagnostic plot {output_path}")
+    if table.meta.get("astrophysical") == "phase_curve":
+        from jwst_tso_ext.detrended_white_light.phase_curve_plotting import plot_phase_curve
+
+        stem, dot, ext = str(output_path).rpartition(".")
+        plot_phase_curve(table, f"{stem}_phase.{ext}" if dot else f"{output_path}_phase",
+                         time_column=time_column)
     return output_path

@@ -17,6 +17,7 @@ fall on it. Its truth, the effective depth of each row, is written beside the ot
 truth tables (`row_depths`).
 """
 
+import copy
 import logging
 import math
 
@@ -33,6 +34,7 @@ __all__ = [
     "NODE_SPACING",
     "TRUTH_WAVELENGTHS",
     "ChromaticTransit",
+    "DispersedComponents",
     "is_chromatic",
     "depth_at_wavelength",
     "config_depth",
@@ -128,7 +130,70 @@ def validate_config(config):
         )
 
 
-class ChromaticTransit:
+class DispersedComponents:
+    """Light of several components, each a spectrum weight times a time series.
+
+    The star's light at wavelength ``lambda`` in integration ``i`` is
+    ``sum_k factors[i, k] * weights(lambda)[k]`` times the stellar spectrum; the
+    components are dispersed and PSF-blurred once (cached) and each integration's row
+    rates are their mix. `ChromaticTransit` (depth nodes) and
+    `jwst_tso_ext.simulate.phase_curve.PlanetEmission` (day- and nightside emission)
+    are such components.
+
+    Parameters
+    ----------
+    factors : numpy.ndarray
+        Time series of each component per integration, shape ``(nints, n_components)``.
+    weights : callable
+        Weights of the components at wavelengths (micron): returns
+        ``(n_components, n)``.
+    """
+
+    def __init__(self, factors, weights, _cache=None):
+        self.factors = np.asarray(factors, dtype=float)
+        self._weights = weights
+        self._cache = {} if _cache is None else _cache
+
+    def weights(self, wavelength):
+        """Weights of the components at ``wavelength`` (micron), ``(n_components, n)``."""
+        return self._weights(wavelength)
+
+    def subset(self, start, stop):
+        """The same components for integrations ``[start, stop)`` (shares the cache)."""
+        part = copy.copy(self)
+        part.factors = self.factors[start:stop]
+        return part
+
+    def node_cumulatives(self, spectrum):
+        """Fine row grid and the cumulative dispersed count rate of each component (cached)."""
+        from jwst_tso_ext.simulate import scene  # scene imports nothing from here
+
+        key = id(spectrum)
+        if key not in self._cache:
+            self._cache.clear()
+            self._cache[key] = (spectrum, *scene._dispersed_cumulative(spectrum, self.weights))
+        _, grid, cumulative = self._cache[key]
+        return grid, cumulative
+
+    def node_row_rates(self, spectrum, lower, upper):
+        """Count rate of each component's light in pixels with edges ``lower``..``upper``.
+
+        Returns shape ``(n_components,) + lower.shape``, with factors 1.
+        """
+        grid, cumulative = self.node_cumulatives(spectrum)
+        return np.stack([np.interp(upper, grid, c) - np.interp(lower, grid, c) for c in cumulative])
+
+    def row_rates(self, spectrum, lower, upper):
+        """Count rate per row of the mix, shape ``lower.shape`` = (nints, nrows)."""
+        grid, cumulative = self.node_cumulatives(spectrum)
+        out = np.zeros(np.shape(lower))
+        for node, c in enumerate(cumulative):
+            rate = np.interp(upper, grid, c) - np.interp(lower, grid, c)
+            out += self.factors[:, node, None] * rate
+        return out
+
+
+class ChromaticTransit(DispersedComponents):
     """Per-integration light curves of the depth nodes and their weights in wavelength.
 
     Parameters
@@ -142,16 +207,9 @@ class ChromaticTransit:
     """
 
     def __init__(self, node_depths, factors, depth_function, _cache=None):
+        super().__init__(factors, None, _cache)
         self.node_depths = np.asarray(node_depths, dtype=float)
-        self.factors = np.asarray(factors, dtype=float)
         self.depth_function = depth_function
-        self._cache = {} if _cache is None else _cache
-
-    def subset(self, start, stop):
-        """The same transit for integrations ``[start, stop)``."""
-        return ChromaticTransit(
-            self.node_depths, self.factors[start:stop], self.depth_function, self._cache
-        )
 
     def weights(self, wavelength):
         """Linear-interpolation (hat) weights of the nodes at each wavelength, (n_nodes, n)."""
@@ -165,36 +223,8 @@ class ChromaticTransit:
         out[lower + 1, columns] += frac
         return out
 
-    def node_cumulatives(self, spectrum):
-        """Fine row grid and the cumulative dispersed count rate of each node (cached)."""
-        from jwst_tso_ext.simulate import scene  # scene imports nothing from here
 
-        key = id(spectrum)
-        if key not in self._cache:
-            self._cache.clear()
-            self._cache[key] = (spectrum, *scene._dispersed_cumulative(spectrum, self.weights))
-        _, grid, cumulative = self._cache[key]
-        return grid, cumulative
-
-    def node_row_rates(self, spectrum, lower, upper):
-        """Count rate of each node's light in pixels with edges ``lower``..``upper``.
-
-        Returns shape ``(n_nodes,) + lower.shape``, out of transit.
-        """
-        grid, cumulative = self.node_cumulatives(spectrum)
-        return np.stack([np.interp(upper, grid, c) - np.interp(lower, grid, c) for c in cumulative])
-
-    def row_rates(self, spectrum, lower, upper):
-        """Star count rate per row during the transit, shape ``lower.shape`` = (nints, nrows)."""
-        grid, cumulative = self.node_cumulatives(spectrum)
-        out = np.zeros(np.shape(lower))
-        for node, c in enumerate(cumulative):
-            rate = np.interp(upper, grid, c) - np.interp(lower, grid, c)
-            out += self.factors[:, node, None] * rate
-        return out
-
-
-def chromatic_transit(config, times):
+def chromatic_transit(config, times, always=False):
     """Light curves of the depth nodes for a `SimulationConfig`, or None if not chromatic.
 
     Parameters
@@ -202,23 +232,22 @@ def chromatic_transit(config, times):
     config : SimulationConfig
     times : numpy.ndarray
         Integration mid times (s from the exposure start).
+    always : bool
+        Also for a depth that does not vary with wavelength (two nodes, all weight on
+        the first): the transit is then applied to the star's light alone, apart from
+        light added later (the planet's emission of a phase curve).
 
     Returns
     -------
     transit : ChromaticTransit or None
     """
-    if not is_chromatic(config):
+    if not (always or is_chromatic(config)):
         return None
     depths = config_depth(config, TRUTH_WAVELENGTHS)
     low, high = float(depths.min()), float(depths.max())
     count = min(MAX_NODES, max(2, int(math.ceil((high - low) / NODE_SPACING)) + 1))
     nodes = np.linspace(low, high if high > low else low + NODE_SPACING, count)
-    period = effects.orbital_period(
-        config.resolved_transit_duration(),
-        config.transit_depth,
-        config.a_rs,
-        config.impact_parameter,
-    )
+    period = config.resolved_orbital_period()
     factors = np.stack(
         [
             effects.transit_model(
@@ -235,7 +264,8 @@ def chromatic_transit(config, times):
         ],
         axis=1,
     )
-    log.info("wavelength-dependent depth %.6f .. %.6f on %d depth nodes", low, high, count)
+    if is_chromatic(config):
+        log.info("wavelength-dependent depth %.6f .. %.6f on %d depth nodes", low, high, count)
     return ChromaticTransit(nodes, factors, lambda wave: config_depth(config, wave))
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from jwst_tso_ext.miri_lrs import geometry
-from jwst_tso_ext.simulate import chromatic
+from jwst_tso_ext.simulate import chromatic, effects, phase_curve
 
 __all__ = ["SimulationConfig"]
 
@@ -50,8 +50,12 @@ class SimulationConfig:
     transit_t0 : float or None
         Mid-transit time (s); None is the middle of the exposure.
     transit_duration : float or None
-        First-to-fourth contact duration (s); None is a third of the exposure. The
-        orbital period follows from it, ``a_rs`` and ``impact_parameter``.
+        First-to-fourth contact duration (s); None is a third of the exposure (or
+        follows from ``orbital_period``). The orbital period follows from it, ``a_rs``
+        and ``impact_parameter``.
+    orbital_period : float or None
+        Orbital period (s); give it instead of ``transit_duration`` (which then follows
+        from it, ``a_rs`` and ``impact_parameter``), e.g. for a phase curve.
     a_rs, impact_parameter : float
         Scaled semi-major axis and impact parameter of the circular orbit.
     limb_darkening : tuple of float
@@ -66,6 +70,17 @@ class SimulationConfig:
     depth_slope_ppm_per_micron, depth_pivot_wavelength : float
         Linear depth slope (ppm per micron) about the pivot wavelength (micron), where
         the continuum depth is ``transit_depth``.
+    fp_day, fp_night : float
+        Planet-to-star flux at orbital phase 0.5 (the eclipse depth) and at phase 0
+        (`jwst_tso_ext.simulate.phase_curve`); at ``depth_pivot_wavelength`` when a
+        temperature shapes the spectrum. Both 0 (default): no planet emission.
+    phase_offset_deg : float
+        Hotspot offset (degrees, east positive: the flux peaks before the eclipse, at
+        phase ``0.5 - offset / 360``); below 90 in magnitude.
+    planet_day_temperature, planet_night_temperature : float or None
+        Blackbody temperature (K) shaping the dayside / nightside emission spectrum:
+        ``fp(lambda)`` follows ``B_nu(T_planet) / B_nu(star_temperature)``; None is a
+        flat spectrum.
     ramp_amplitude, ramp_timescale : float
         Response ramp: the flux is multiplied by ``1 - A exp(-t / tau)``. A
         timescale of None is ``min(600 s, exposure / 6)``.
@@ -109,6 +124,7 @@ class SimulationConfig:
     transit_depth: float = 0.006
     transit_t0: float | None = None
     transit_duration: float | None = None
+    orbital_period: float | None = None
     a_rs: float = 8.0
     impact_parameter: float = 0.0
     limb_darkening: tuple = (0.1, 0.05)
@@ -118,6 +134,11 @@ class SimulationConfig:
     depth_band_amplitude_ppm: float = 0.0
     depth_slope_ppm_per_micron: float = 0.0
     depth_pivot_wavelength: float = 7.5
+    fp_day: float = 0.0
+    fp_night: float = 0.0
+    phase_offset_deg: float = 0.0
+    planet_day_temperature: float | None = None
+    planet_night_temperature: float | None = None
     ramp_amplitude: float = 0.004
     ramp_timescale: float | None = None
     x_offset: float = 0.0
@@ -172,11 +193,35 @@ class SimulationConfig:
         """Mid-transit time (s from exposure start)."""
         return 0.5 * self.exposure_duration if self.transit_t0 is None else float(self.transit_t0)
 
+    @property
+    def has_phase_curve(self):
+        """Whether the planet's emission (phase curve and eclipse) is injected."""
+        return self.fp_day != 0 or self.fp_night != 0
+
     def resolved_transit_duration(self):
         """Transit duration (s)."""
+        if self.orbital_period is not None:
+            return float(
+                effects.transit_duration(
+                    self.orbital_period, self.transit_depth, self.a_rs, self.impact_parameter
+                )
+            )
         if self.transit_duration is None:
             return self.exposure_duration / 3.0
         return float(self.transit_duration)
+
+    def resolved_orbital_period(self):
+        """Orbital period (s)."""
+        if self.orbital_period is not None:
+            return float(self.orbital_period)
+        return float(
+            effects.orbital_period(
+                self.resolved_transit_duration(),
+                self.transit_depth,
+                self.a_rs,
+                self.impact_parameter,
+            )
+        )
 
     def resolved_ramp_timescale(self):
         """Response-ramp timescale (s)."""
@@ -222,7 +267,11 @@ class SimulationConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
-        for name in ("transit_t0", "transit_duration", "ramp_timescale", "step_time"):
+        optional = (
+            "transit_t0", "transit_duration", "orbital_period", "ramp_timescale", "step_time",
+            "planet_day_temperature", "planet_night_temperature",
+        )  # fmt: skip
+        for name in optional:
             value = getattr(self, name)
             if value is not None and (
                 not isinstance(value, (int, float)) or not math.isfinite(value)
@@ -238,6 +287,14 @@ class SimulationConfig:
             raise ValueError(f"impact_parameter must be in [0, 1), got {self.impact_parameter}")
         if self.transit_duration is not None and self.transit_duration <= 0:
             raise ValueError(f"transit_duration must be positive, got {self.transit_duration}")
+        if self.orbital_period is not None:
+            if self.transit_duration is not None:
+                raise ValueError("give orbital_period or transit_duration, not both")
+            if self.orbital_period <= 0:
+                raise ValueError(f"orbital_period must be positive, got {self.orbital_period}")
+            chord = math.sqrt((1 + math.sqrt(self.transit_depth)) ** 2 - self.impact_parameter**2)
+            if chord >= math.sqrt(self.a_rs**2 - self.impact_parameter**2):
+                raise ValueError("a_rs too small for this impact parameter and radius ratio")
         if len(self.limb_darkening) != 2:
             raise ValueError("limb_darkening must be a pair (u1, u2)")
         if not 0.0 <= self.ramp_amplitude < 1.0:
@@ -258,6 +315,7 @@ class SimulationConfig:
             if abs(getattr(self, name)) > 10.0:
                 raise ValueError(f"{name} beyond 10 px would move the trace off the subarray")
         chromatic.validate_config(self)
+        phase_curve.validate_config(self)
         return self
 
     def scalar_meta(self):
@@ -270,4 +328,5 @@ class SimulationConfig:
         meta["resolved_transit_t0"] = self.resolved_transit_t0()
         meta["resolved_transit_duration"] = self.resolved_transit_duration()
         meta["resolved_ramp_timescale"] = self.resolved_ramp_timescale()
+        meta["resolved_orbital_period"] = self.resolved_orbital_period()
         return meta

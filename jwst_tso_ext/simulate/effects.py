@@ -13,6 +13,8 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "integration_times",
+    "orbital_period",
+    "transit_duration",
     "transit_model",
     "response_ramp",
     "pointing_drift",
@@ -45,6 +47,17 @@ def orbital_period(duration, depth, a_rs, impact_parameter):
     if chord >= 1.0:
         raise ValueError("a_rs too small for this impact parameter and radius ratio")
     return np.pi * duration / np.arcsin(chord)
+
+
+def transit_duration(period, depth, a_rs, impact_parameter):
+    """First-to-fourth contact duration of a circular orbit of ``period`` (inverse of
+    `orbital_period`)."""
+    rp = np.sqrt(depth)
+    inclination = np.arccos(impact_parameter / a_rs)
+    chord = np.sqrt((1.0 + rp) ** 2 - impact_parameter**2) / (a_rs * np.sin(inclination))
+    if chord >= 1.0:
+        raise ValueError("a_rs too small for this impact parameter and radius ratio")
+    return period * np.arcsin(chord) / np.pi
 
 
 def transit_model(

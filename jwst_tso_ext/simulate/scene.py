@@ -118,7 +118,7 @@ def _blur_rows(density, sigma):
     return fftconvolve(density, kernel[None, :], mode="same", axes=-1)
 
 
-def star_rate(x_shift, y_shift, spectrum=None, scale=None, chromatic=None):
+def star_rate(x_shift, y_shift, spectrum=None, scale=None, chromatic=None, planet=None):
     """Noiseless count rate of the star (DN/s) in each pixel, per integration.
 
     Parameters
@@ -133,6 +133,9 @@ def star_rate(x_shift, y_shift, spectrum=None, scale=None, chromatic=None):
     chromatic : `jwst_tso_ext.simulate.chromatic.ChromaticTransit`, optional
         A transit whose depth varies with wavelength, for these integrations (applied
         on top of ``scale``).
+    planet : `jwst_tso_ext.simulate.phase_curve.PlanetEmission`, optional
+        The planet's emission for these integrations, added to the star's light (after
+        ``chromatic``, before ``scale``; pass the transit as ``chromatic`` then).
 
     Returns
     -------
@@ -155,6 +158,8 @@ def star_rate(x_shift, y_shift, spectrum=None, scale=None, chromatic=None):
         row_rate = np.interp(upper, grid, cumulative) - np.interp(lower, grid, cumulative)
     else:
         row_rate = chromatic.row_rates(spectrum, lower, upper)
+    if planet is not None:
+        row_rate = row_rate + planet.row_rates(spectrum, lower, upper)
 
     nominal_row = row_centres[None, :] - y_shift[:, None]
     # PSF width at the nominal wavelength; beyond either end of the calibrated table
@@ -186,12 +191,16 @@ def background_rate_image():
     return image.astype(np.float32)
 
 
-def scene_rate(x_shift, y_shift, spectrum=None, scale=None, background=True, chromatic=None):
+def scene_rate(
+    x_shift, y_shift, spectrum=None, scale=None, background=True, chromatic=None, planet=None
+):
     """Detected count rate (DN/s): (star + background) times the flat field.
 
     Same parameters as `star_rate`; ``background`` switches the thermal background.
     """
-    rate = star_rate(x_shift, y_shift, spectrum=spectrum, scale=scale, chromatic=chromatic)
+    rate = star_rate(
+        x_shift, y_shift, spectrum=spectrum, scale=scale, chromatic=chromatic, planet=planet
+    )
     if background:
         rate += background_rate_image()[None]
     rate *= detector.flat_field()[None]

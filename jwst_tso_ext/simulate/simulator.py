@@ -18,7 +18,7 @@ from astropy.table import Table
 
 from jwst_tso_ext.miri_lrs import detector, geometry
 from jwst_tso_ext.progress import IntegrationProgress
-from jwst_tso_ext.simulate import chromatic, effects, outliers, ramps, scene, uncal
+from jwst_tso_ext.simulate import chromatic, effects, outliers, phase_curve, ramps, scene, uncal
 from jwst_tso_ext.simulate.config import SimulationConfig
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,12 @@ TRUTH_COLUMNS = {
     "y_jitter": "jitter part of y_drift, px",
     "transit": "relative flux of the transit model (wavelength-dependent depth: of the "
     "star's total count rate on the subarray)",
+    "orbital_phase": "orbital phase, 0 at mid-transit, 0.5 at mid-eclipse",
+    "planet_visible": "fraction of the planet's disk not hidden by the star",
+    "planet": "planet-to-star flux seen (phase function times planet_visible; of the star's "
+    "total count rate on the subarray, star at the static offset)",
     "ramp": "response ramp factor 1 - A exp(-t / tau)",
-    "flux_scale": "total multiplicative flux factor (transit * ramp)",
+    "flux_scale": "total multiplicative flux factor ((transit + planet) * ramp)",
     "star_flux_dn_s": "total star count rate on the subarray, DN/s, before the flat field",
     "star_flux_unscaled_dn_s": "star_flux_dn_s / flux_scale (position effects only)",
     "wavelength_offset": "wavelength_at_row(300, y_shift) - wavelength_at_row(300), micron",
@@ -87,7 +91,9 @@ def output_paths(config, output_dir):
     Returns
     -------
     uncal_paths, truth_paths : list of pathlib.Path
-        With a wavelength-dependent depth the truth paths go on with
+        With a phase curve the truth paths go on with ``<root>_truth_phase_curve.ecsv``
+        and ``<root>_truth_phase_curve_rows.ecsv``; with a wavelength-dependent depth
+        then with
         ``<root>_truth_depth.ecsv`` and ``<root>_truth_depth_rows.ecsv``; they end
         with ``<root>_truth_outliers.ecsv`` when outliers are injected.
     """
@@ -104,6 +110,11 @@ def output_paths(config, output_dir):
         output_dir / f"{config.root}_truth_spectrum.ecsv",
         output_dir / f"{config.root}_truth_cosmic_rays.ecsv",
     ]
+    if config.has_phase_curve:
+        truth_paths += [
+            output_dir / f"{config.root}_truth_phase_curve.ecsv",
+            output_dir / f"{config.root}_truth_phase_curve_rows.ecsv",
+        ]
     if chromatic.is_chromatic(config):
         truth_paths += [
             output_dir / f"{config.root}_truth_depth.ecsv",
@@ -145,6 +156,7 @@ def make_truth(config):
         a_rs=config.a_rs,
         impact_parameter=config.impact_parameter,
         u=config.limb_darkening,
+        period=config.resolved_orbital_period(),
     )
     ramp = effects.response_ramp(t_mid, config.ramp_amplitude, config.resolved_ramp_timescale())
     x_part, y_part = effects.pointing_drift(
@@ -179,11 +191,17 @@ def make_truth(config):
         stop = min(start + block, nints)
         rate = scene.star_rate(x_shift[start:stop], y_shift[start:stop], spectrum=spectrum)
         star_flux[start:stop] = rate.sum(axis=(1, 2), dtype=float)
-    transit_chromatic = chromatic.chromatic_transit(config, t_mid)
-    if transit_chromatic is not None:
+    if chromatic.is_chromatic(config):
         # the white light of a wavelength-dependent depth: the star's total count rate
+        transit_chromatic = chromatic.chromatic_transit(config, t_mid)
         transit = _white_transit(transit_chromatic, x_shift, y_shift, spectrum, star_flux, block)
-        scale = transit * ramp
+    emission, phase, visible = phase_curve.planet_emission(config, t_mid)
+    planet = np.zeros(nints)
+    if emission is not None:
+        rows = phase_curve.row_truth(config, spectrum, emission)
+        white = np.array([rows.meta["white_fp_day"], rows.meta["white_fp_night"]])
+        planet = emission.factors @ white
+    scale = (transit + planet) * ramp
 
     segment = np.empty(nints, dtype=int)
     for number, (start, stop) in enumerate(_segment_ranges(config), start=1):
@@ -201,6 +219,9 @@ def make_truth(config):
     truth["x_jitter"] = x_part["jitter"]
     truth["y_jitter"] = y_part["jitter"]
     truth["transit"] = transit
+    truth["orbital_phase"] = phase
+    truth["planet_visible"] = visible
+    truth["planet"] = planet
     truth["ramp"] = ramp
     truth["flux_scale"] = scale
     truth["star_flux_dn_s"] = star_flux * scale
@@ -217,14 +238,11 @@ def make_truth(config):
     truth["wavelength_offset"].unit = "micron"
     truth.meta.update(config.scalar_meta())
     truth.meta["reference_row"] = REFERENCE_ROW
+    if emission is not None:
+        for key in ("white_fp_day", "white_fp_night", "phase_amplitude", "definition"):
+            truth.meta[key if key != "definition" else "phase_function"] = rows.meta[key]
     if config.transit_depth > 0:
-        period = effects.orbital_period(
-            config.resolved_transit_duration(),
-            config.transit_depth,
-            config.a_rs,
-            config.impact_parameter,
-        )
-        truth.meta["orbital_period_days"] = float(period / 86400.0)
+        truth.meta["orbital_period_days"] = config.resolved_orbital_period() / 86400.0
         truth.meta["inclination_deg"] = float(
             np.degrees(np.arccos(config.impact_parameter / config.a_rs))
         )
@@ -303,13 +321,27 @@ def _white_transit(transit_chromatic, x_shift, y_shift, spectrum, star_flux, blo
     return white / star_flux
 
 
-def _detected_rate(truth, start, stop, spectrum, background, transit_chromatic=None):
+def _per_wavelength_light(config, times):
+    """The transit per wavelength and the planet's emission (each None when not needed).
+
+    With a phase curve the transit is always applied per wavelength, so that it dims the
+    star's light and not the planet's.
+    """
+    transit = chromatic.chromatic_transit(config, times, always=config.has_phase_curve)
+    emission, _, _ = phase_curve.planet_emission(config, times)
+    return transit, emission
+
+
+def _detected_rate(truth, start, stop, spectrum, background, light=(None, None)):
     """Noiseless detected count rate (DN/s) with flat field and dark, integrations [start, stop).
 
-    With ``transit_chromatic`` (`chromatic.ChromaticTransit`) the transit is applied per
-    wavelength and the per-integration scale is the response ramp only.
+    ``light`` is `_per_wavelength_light`: with a transit per wavelength
+    (`chromatic.ChromaticTransit`) the transit is applied per wavelength, the planet's
+    emission (`phase_curve.PlanetEmission`) is added to it, and the per-integration
+    scale is the response ramp only.
     """
     rows = truth[start:stop]
+    transit_chromatic, emission = light
     if transit_chromatic is None:
         scale, per_wavelength = np.asarray(rows["flux_scale"]), None
     else:
@@ -321,6 +353,7 @@ def _detected_rate(truth, start, stop, spectrum, background, transit_chromatic=N
         scale=scale,
         background=background,
         chromatic=per_wavelength,
+        planet=None if emission is None else emission.subset(start, stop),
     )
     return rate + np.float32(detector.DARK_RATE_DN_S)
 
@@ -347,19 +380,18 @@ def noiseless_rates(config, start=0, stop=None):
     stop = config.nints if stop is None else stop
     if not 0 <= start < stop <= config.nints:
         raise ValueError(f"invalid integration range [{start}, {stop}) for nints={config.nints}")
-    transit_chromatic = chromatic.chromatic_transit(config, np.asarray(truth["time_mid_s"]))
-    rate = _detected_rate(
-        truth, start, stop, _spectrum(config), config.background, transit_chromatic
-    )
+    light = _per_wavelength_light(config, np.asarray(truth["time_mid_s"]))
+    rate = _detected_rate(truth, start, stop, _spectrum(config), config.background, light)
     return rate, truth
 
 
-def _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic=None,
+def _segment_ramps(config, truth, cosmic, spectrum, start, stop, light=(None, None),
                    progress=None, injected=None):
     """Raw ramps of integrations [start, stop), built in bounded chunks.
 
-    ``progress``, if given, is called with the number of integrations of each chunk;
-    ``injected`` holds outliers (`jwst_tso_ext.simulate.outliers`) to add.
+    ``light`` is `_per_wavelength_light`; ``progress``, if given, is called with the
+    number of integrations of each chunk; ``injected`` holds outliers
+    (`jwst_tso_ext.simulate.outliers`) to add.
     """
     if injected is None:
         injected = np.zeros(0, outliers.OUTLIER_DTYPE)
@@ -368,7 +400,7 @@ def _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromat
     chunk = max(1, _CHUNK_READS // config.ngroups)
     for first in range(start, stop, chunk):
         last = min(first + chunk, stop)
-        rate = _detected_rate(truth, first, last, spectrum, config.background, transit_chromatic)
+        rate = _detected_rate(truth, first, last, spectrum, config.background, light)
         if injected.size:
             rate = rate + outliers.rate_offsets(injected, first + 1, last - first, rate.shape[1:])
         if config.noiseless:
@@ -412,8 +444,10 @@ def simulate_exposure(config, output_dir, overwrite=False, progress=None):
     paths : list of pathlib.Path
         Uncal files (in segment order), then ``<root>_truth.ecsv``,
         ``<root>_truth_spectrum.ecsv`` and ``<root>_truth_cosmic_rays.ecsv`` (and, with
-        a wavelength-dependent depth, ``<root>_truth_depth.ecsv`` and
-        ``<root>_truth_depth_rows.ecsv``; with injected outliers,
+        a phase curve, ``<root>_truth_phase_curve.ecsv`` and
+        ``<root>_truth_phase_curve_rows.ecsv``; with a wavelength-dependent depth,
+        ``<root>_truth_depth.ecsv`` and ``<root>_truth_depth_rows.ecsv``; with injected
+        outliers,
         ``<root>_truth_outliers.ecsv``).
     """
     config.validate()
@@ -430,7 +464,7 @@ def simulate_exposure(config, output_dir, overwrite=False, progress=None):
     truth, spectrum_table, cosmic_table = make_truth(config)
     cosmic = cosmic_table.as_array() if len(cosmic_table) else np.zeros(0, ramps.COSMIC_RAY_DTYPE)
     spectrum = _spectrum(config)
-    transit_chromatic = chromatic.chromatic_transit(config, np.asarray(truth["time_mid_s"]))
+    light = _per_wavelength_light(config, np.asarray(truth["time_mid_s"]))
     ranges = _segment_ranges(config)
     injected_table = make_outliers(config)
     injected = injected_table.as_array() if len(injected_table) else None
@@ -445,7 +479,7 @@ def simulate_exposure(config, output_dir, overwrite=False, progress=None):
             config.ngroups,
             path.name,
         )
-        data = _segment_ramps(config, truth, cosmic, spectrum, start, stop, transit_chromatic,
+        data = _segment_ramps(config, truth, cosmic, spectrum, start, stop, light,
                               progress, injected)
         segment = None if config.segment_size is None else (number, len(ranges), start + 1, stop)
         model = uncal.build_uncal_model(data, config.nints, config.start_mjd, segment=segment)
@@ -456,12 +490,20 @@ def simulate_exposure(config, output_dir, overwrite=False, progress=None):
     truth.write(truth_paths[0], format="ascii.ecsv", overwrite=True)
     spectrum_table.write(truth_paths[1], format="ascii.ecsv", overwrite=True)
     cosmic_table.write(truth_paths[2], format="ascii.ecsv", overwrite=True)
-    if transit_chromatic is not None:
-        chromatic.depth_truth_table(config).write(
-            truth_paths[3], format="ascii.ecsv", overwrite=True
+    extra = iter(truth_paths[3:])
+    if config.has_phase_curve:
+        phase_curve.wavelength_truth(config).write(
+            next(extra), format="ascii.ecsv", overwrite=True
         )
-        chromatic.row_depths(config, spectrum, transit_chromatic).write(
-            truth_paths[4], format="ascii.ecsv", overwrite=True
+        phase_curve.row_truth(config, spectrum, light[1]).write(
+            next(extra), format="ascii.ecsv", overwrite=True
+        )
+    if chromatic.is_chromatic(config):
+        chromatic.depth_truth_table(config).write(
+            next(extra), format="ascii.ecsv", overwrite=True
+        )
+        chromatic.row_depths(config, spectrum, light[0]).write(
+            next(extra), format="ascii.ecsv", overwrite=True
         )
     if config.has_outliers:
         injected_table.write(truth_paths[-1], format="ascii.ecsv", overwrite=True)

@@ -1,4 +1,8 @@
-"""Spectrum figure: depth per bin with errors and a waterfall of the detrended light curves."""
+"""Spectrum figure: depth per bin with errors and a waterfall of the detrended light curves.
+
+For a phase curve the figure has the transit-depth spectrum and, below it, the
+dayside and nightside emission spectra (``fp_day``, ``fp_night`` per bin).
+"""
 
 import logging
 
@@ -12,6 +16,9 @@ __all__ = ["plot_spectrum"]
 def plot_spectrum(tspec, speclc, output_path, max_points=400):
     """
     Write a PNG: the spectrum (left) and the detrended per-bin light curves (right).
+
+    For a phase curve the left side holds the transit depth (top) and the dayside and
+    nightside emission spectra (bottom).
 
     Parameters
     ----------
@@ -38,8 +45,15 @@ def plot_spectrum(tspec, speclc, output_path, max_points=400):
     depth = 1e6 * np.asarray(tspec[name], float)
     error = 1e6 * np.asarray(tspec[f"{name}_err"], float)
 
-    fig = Figure(figsize=(12, 6), layout="constrained")
-    ax_spec, ax_fall = fig.subplots(1, 2, width_ratios=[1.3, 1])
+    phase_curve = "fp_day" in tspec.colnames
+    fig = Figure(figsize=(12, 8 if phase_curve else 6), layout="constrained")
+    if phase_curve:
+        axes = fig.subplot_mosaic([["spec", "fall"], ["emission", "fall"]],
+                                  width_ratios=[1.3, 1])
+        ax_spec, ax_fall = axes["spec"], axes["fall"]
+        _plot_emission(axes["emission"], tspec, wave, width)
+    else:
+        ax_spec, ax_fall = fig.subplots(1, 2, width_ratios=[1.3, 1])
     ax_spec.errorbar(wave, depth, xerr=0.5 * width, yerr=error, fmt="o", ms=4, color="k",
                      ecolor="0.4", capsize=0)
     ax_spec.set_xlabel("wavelength (micron)")
@@ -82,3 +96,16 @@ def plot_spectrum(tspec, speclc, output_path, max_points=400):
     fig.savefig(output_path, dpi=110)
     log.info(f"Saved {output_path}")
     return output_path
+
+
+def _plot_emission(ax, tspec, wave, width):
+    """Dayside and nightside emission spectra of a phase curve, in ppm."""
+    for name, label, colour, shift in (("fp_day", "dayside fp_day (phase 0.5)", "C3", -0.1),
+                                       ("fp_night", "nightside fp_night (phase 0)", "C0", 0.1)):
+        ax.errorbar(wave + shift * width, 1e6 * np.asarray(tspec[name], float),
+                    xerr=0.5 * width, yerr=1e6 * np.asarray(tspec[f"{name}_err"], float),
+                    fmt="o", ms=4, color=colour, ecolor=colour, capsize=0, label=label)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xlabel("wavelength (micron)")
+    ax.set_ylabel("planet-to-star flux (ppm)")
+    ax.legend(fontsize="small")

@@ -18,6 +18,21 @@ duration is the white light's (a bin whose radius ratio differs by 5 % would hav
 ingress 5 % longer or shorter: far below the noise of a bin). An eclipse bin fits
 ``fp``. Bins are fitted in parallel processes.
 
+A phase-curve bin (the white light fitted ``astrophysical='phase_curve'``) shares the
+white light's orbit (``t0``, period, duration and impact parameter, so ``a`` and
+``inc``; ``ecc``, ``w``), its limb darkening (by ``limb_darkening``) and the order of
+its phase function (first, or first and second: the white light's BIC choice). Free
+per bin are the transit depth (through ``rp``, the ingress following it: a physical
+transit) and every coefficient of the phase function of that order (``fp_day``,
+``fp_night``, ``phase_sin1`` [, ``phase_cos2``, ``phase_sin2``]), all linear in the
+model: the dayside and nightside emission spectra, and the amplitude and hotspot
+offset per bin, each with its error from the bin's covariance. The offset is left free
+per bin rather than held at the white light's: the planet's hotspot offset may vary
+with wavelength (the pressure probed changes), and holding it would bias the
+amplitude where it does; ``fp_day`` and ``fp_night`` are the phase function's values
+at phases 0.5 and 0, where the offset's term vanishes, so they do not depend on this
+choice on a full orbit.
+
 No datamodels here: the step unpacks the x1dints product and the tables.
 """
 
@@ -34,12 +49,14 @@ from jwst_tso_ext.lightcurve import noise
 from jwst_tso_ext.lightcurve.binning import sum_bins, time_axis
 from jwst_tso_ext.lightcurve.clipping import sigma_clip_series
 from jwst_tso_ext.lightcurve.fit_selection import RAMP_LEVELS, detrend
+from jwst_tso_ext.lightcurve.phase_curve import PHASE_PARAMS, SECOND_ORDER_PARAMS
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "COMMON_MODES",
     "LIMB_DARKENING_MODES",
+    "PHASE_CURVE_COLUMNS",
     "SYSTEMATICS_SELECTIONS",
     "white_light_orbit",
     "white_light_systematics",
@@ -57,6 +74,13 @@ LIMB_DARKENING_MODES = ("white_light", "fixed", "free", "table")
 #: Orbit parameters every bin shares with the white light.
 ORBIT_KEYS = ("t0", "period", "duration", "b", "a", "inc", "ecc", "w")
 
+#: Astrophysical kinds of white-light fit the bins can share.
+SHARED_KINDS = ("transit", "eclipse", "phase_curve")
+
+#: Per-bin columns of a phase curve's spectrum (each with ``_err``): the depth of the
+#: transit, the day- and nightside emission spectra, the amplitude and offset.
+PHASE_CURVE_COLUMNS = ("fp_day", "fp_night", "phase_amplitude", "phase_offset_deg")
+
 
 def white_light_orbit(meta):
     """
@@ -69,13 +93,14 @@ def white_light_orbit(meta):
 
     Returns
     -------
-    kind : {'transit', 'eclipse'}
+    kind : {'transit', 'eclipse', 'phase_curve'}
         What the white light fitted.
     orbit : dict
         ``t0, period, duration, b, a, inc, ecc, w`` (those present), ``u1, u2``, the
         white light's depth start (``rp``, ``fp``) and ``rp_shape``: the white light's
         ingress radius ratio when it chose a free ingress, else None (physical
-        ingress of each bin's rp).
+        ingress of each bin's rp); for a phase curve also ``phase_order`` (1 or 2)
+        and the white light's phase coefficients (``fp_day`` ...) as starts.
 
     Raises
     ------
@@ -83,11 +108,11 @@ def white_light_orbit(meta):
         If the white light fitted no transit or eclipse, or its orbit is incomplete.
     """
     kind = meta.get("astrophysical")
-    if kind not in ("transit", "eclipse"):
+    if kind not in SHARED_KINDS:
         raise ValueError(
             f"The white-light fit has astrophysical={kind!r}: the spectroscopic light curves "
-            "need its transit or eclipse (the shared orbit). Refit the white light with a "
-            "transit (give t0 and the orbit if the search does not find it)."
+            "need its transit, eclipse or phase curve (the shared orbit). Refit the white "
+            "light with a transit (give t0 and the orbit if the search does not find it)."
         )
     missing = [k for k in ("t0", "period", "duration", "b") if meta.get(k) is None]
     if missing:
@@ -102,6 +127,11 @@ def white_light_orbit(meta):
                         "used instead (a model value, not this star's).")
     free_ingress = "rp_shape" in list(meta.get("free_parameters") or [])
     orbit["rp_shape"] = float(meta["rp_shape"]) if free_ingress else None
+    if kind == "phase_curve":
+        orbit["phase_order"] = int(meta.get("phase_order") or 1)
+        for name in PHASE_PARAMS:
+            value = meta.get(name)
+            orbit[name] = float(value) if value is not None else 0.0
     return kind, orbit
 
 
@@ -310,7 +340,9 @@ def fit_spectral_light_curves(
         One row per bin: ``wavelength`` (centre), ``bin_width``, ``wave_low``,
         ``wave_high``, ``wavelength_mean`` (mean of the summed columns), ``n_columns``,
         ``depth`` and ``depth_err`` (``rp**2``; transit) or ``fp`` and ``fp_err``
-        (eclipse), ``rp``, ``rp_err`` (transit), ``u1``, ``u2``, ``rms_ppm``,
+        (eclipse), ``rp``, ``rp_err`` (transit, phase curve), for a phase curve also
+        ``fp_day``, ``fp_night``, ``phase_amplitude``, ``phase_offset_deg`` and their
+        ``_err`` (the day- and nightside emission spectra), ``u1``, ``u2``, ``rms_ppm``,
         ``expected_ppm``, ``rms_to_expected``, ``beta``, ``reduced_chi2``,
         ``ramp_terms``, ``poly_order``, ``regressors``, ``fit_status``.
     speclc : `~astropy.table.QTable`
@@ -351,15 +383,7 @@ def fit_spectral_light_curves(
     white_clip, factor = _common_mode(white, int_num, common_mode)
     c1, c2, ld_free = limb_darkening_per_bin(limb_darkening, centers, orbit, u1, u2,
                                              limb_darkening_table)
-    # transit: the depth of the white light's shape (linear, may be negative); eclipse: fp
-    free = ["fp" if kind == "eclipse" else "depth"] + (["u1", "u2"] if ld_free else [])
-    base = {k: v for k, v in orbit.items() if k not in ("a", "inc")}
-    if kind == "transit":
-        base["rp_shape"] = orbit["rp_shape"] or orbit["rp"]
-        base["depth"] = orbit["rp"] ** 2
-    # held at c1, c2 unless listed as free above
-    options = dict(white_light_systematics(white_meta, fit_options), astrophysical=kind,
-                   free_params=free, transit_shape="fixed", limb_darkening="fixed")
+    free, base, options = _bin_model(kind, orbit, ld_free, white_meta, fit_options)
 
     tasks = []
     clips = np.zeros((nints, nbins), bool)
@@ -382,9 +406,13 @@ def fit_spectral_light_curves(
     meta = tspec.meta
     meta["astrophysical"] = kind
     meta["orbit"] = {k: v for k, v in orbit.items() if k in ORBIT_KEYS and v is not None}
-    meta["rp_shape"] = orbit["rp_shape"] or orbit["rp"]
-    meta["transit_shape"] = ("the white light's free ingress" if orbit["rp_shape"]
-                             else "the white light's physical transit")
+    if kind == "phase_curve":
+        meta["phase_order"] = orbit["phase_order"]
+        meta["transit_shape"] = "a physical transit of each bin's rp"
+    else:
+        meta["rp_shape"] = orbit["rp_shape"] or orbit["rp"]
+        meta["transit_shape"] = ("the white light's free ingress" if orbit["rp_shape"]
+                                 else "the white light's physical transit")
     meta["common_mode"] = common_mode
     if common_mode != "none":
         # dividing by the white light imprints its depth error on every bin alike: the
@@ -402,6 +430,31 @@ def fit_spectral_light_curves(
     speclc = _light_curve_table(table_meta, spectra, time, centers, flux, error, factor,
                                 clips, results, time_column, regressors)
     return tspec, speclc
+
+
+def _bin_model(kind, orbit, ld_free, white_meta, fit_options):
+    """Free parameters, fixed/start values and detrend options of every bin's fit."""
+    base = {k: v for k, v in orbit.items() if k not in ("a", "inc", "phase_order")}
+    limb = ["u1", "u2"] if ld_free else []
+    options = white_light_systematics(white_meta, fit_options)
+    if kind == "phase_curve":
+        # the white light's orbit and phase order; depth and phase coefficients per bin
+        order = orbit["phase_order"]
+        free = ["rp"] + [name for name in PHASE_PARAMS
+                         if order == 2 or name not in SECOND_ORDER_PARAMS] + limb
+        base["rp_shape"] = None  # physical transit of each bin's rp
+        options.update(astrophysical=kind, free_params=free, phase_order=str(order),
+                       limb_darkening="fixed")
+        return free, base, options
+    # transit: the depth of the white light's shape (linear, may be negative); eclipse: fp
+    free = ["fp" if kind == "eclipse" else "depth"] + limb
+    if kind == "transit":
+        base["rp_shape"] = orbit["rp_shape"] or orbit["rp"]
+        base["depth"] = orbit["rp"] ** 2
+    # held at c1, c2 unless listed as free above
+    options.update(astrophysical=kind, free_params=free, transit_shape="fixed",
+                   limb_darkening="fixed")
+    return free, base, options
 
 
 def _common_mode(white, int_num, common_mode):
@@ -459,13 +512,18 @@ def _spectrum_table(table_meta, kind, edges, centers, info, results, c1, c2):
         tspec["fp"] = param("fp", 0)
         tspec["fp_err"] = param("fp", 1)
     else:
-        depth, depth_err = param("depth", 0), param("depth", 1)
+        name = "transit_depth" if kind == "phase_curve" else "depth"
+        depth, depth_err = param(name, 0), param(name, 1)
         tspec["depth"] = depth
         tspec["depth_err"] = depth_err
         with np.errstate(invalid="ignore", divide="ignore"):
             rp = np.sqrt(depth)  # NaN for a negative depth
             tspec["rp"] = rp
             tspec["rp_err"] = depth_err / (2.0 * rp)
+    if kind == "phase_curve":
+        for name in PHASE_CURVE_COLUMNS:
+            tspec[name] = param(name, 0)
+            tspec[f"{name}_err"] = param(name, 1)
     tspec["u1"] = column(lambda r: r["parameters"]["u1"][0], np.nan)
     tspec["u2"] = column(lambda r: r["parameters"]["u2"][0], np.nan)
     free_ld = any("q1" in results[j]["parameters"] for j in results)
@@ -484,7 +542,7 @@ def _spectrum_table(table_meta, kind, edges, centers, info, results, c1, c2):
     tspec["fit_status"] = [results[j]["status"] if j in results else "EMPTY"
                            for j in range(nbins)]
     if any(results[j]["mcmc"] for j in results):
-        name = "fp" if kind == "eclipse" else "depth"
+        name = {"eclipse": "fp", "phase_curve": "fp_day"}.get(kind, "depth")
         for k, suffix in ((0, "mcmc"), (1, "mcmc_err_minus"), (2, "mcmc_err_plus")):
             tspec[f"{name}_{suffix}"] = column(
                 lambda r, k=k: r["mcmc"][name][k] if r["mcmc"] else np.nan)

@@ -23,7 +23,7 @@ from jwst_tso_ext.lightcurve.tables import (
     read_long_form,
 )
 from jwst_tso_ext.parallel import thread_count
-from jwst_tso_ext.spectral_light_curves.spectral import fit_spectral_light_curves
+from jwst_tso_ext.spectral_light_curves.spectral import SHARED_KINDS, fit_spectral_light_curves
 from jwst_tso_ext.step_mixin import PackageStepMixin
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,9 @@ class SpectralLightCurvesStep(PackageStepMixin, LightCurveFitOptions, LightCurve
         white, white_source = self._white_light(white_light, read["whtlt_beside"],
                                                 read["fit_white"])
         kind = white["meta"].get("astrophysical")
-        if kind not in ("transit", "eclipse"):
-            log.warning(f"The white-light fit has no transit or eclipse (astrophysical={kind!r}, "
+        if kind not in SHARED_KINDS:
+            log.warning(f"The white-light fit has no transit, eclipse or phase curve "
+                        f"(astrophysical={kind!r}, "
                         f"status {white['meta'].get('detrended_white_light')!r}): there is no "
                         "orbit to share; step skipped. Give the white light t0 and the orbit "
                         "if its search missed the event.")
@@ -328,9 +329,11 @@ def bin_edges_around(centers):
 
 def _log_spectrum(tspec):
     """One INFO line per bin."""
-    depth = "fp" if "fp" in tspec.colnames else "depth"
+    names = (["depth", "fp_day", "fp_night"] if "fp_day" in tspec.colnames
+             else ["fp"] if "fp" in tspec.colnames else ["depth"])
     for row in tspec:
-        log.info(f"{float(row['wavelength'].value):6.3f} um: {depth} "
-                 f"{1e6 * row[depth]:8.0f} +/- {1e6 * row[depth + '_err']:5.0f} ppm, "
+        values = ", ".join(f"{name} {1e6 * row[name]:8.0f} +/- {1e6 * row[name + '_err']:5.0f}"
+                           for name in names)
+        log.info(f"{float(row['wavelength'].value):6.3f} um: {values} ppm, "
                  f"rms {row['rms_ppm']:6.0f} ppm (expected {row['expected_ppm']:6.0f}), "
                  f"beta {row['beta']:.2f}")

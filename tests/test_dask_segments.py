@@ -99,6 +99,7 @@ def test_worker_environment_has_crds_and_stpipe_settings_only():
     }
 
 
+@pytest.mark.dask
 def test_maximum_cores_all_on_a_worker_means_its_threads_not_the_machines_cores():
     # a segment task must not start a thread per core of the machine: the other
     # workers use those cores
@@ -129,6 +130,7 @@ def _worker_settings(dask_worker):
     }
 
 
+@pytest.mark.dask
 def test_local_cluster_workers_run_without_profiler_and_with_a_slow_tick(monkeypatch):
     # segment tasks last tens of seconds and every core runs one: the workers'
     # profiler (the running task's stack every 10 ms) and the 20 ms tick monitors
@@ -162,6 +164,7 @@ def test_local_cluster_workers_run_without_profiler_and_with_a_slow_tick(monkeyp
     assert settings["profiler"] is True and settings["tick_s"] == 0.02
 
 
+@pytest.mark.dask
 def test_local_cluster_keeps_dask_info_lines_out_of_the_log_and_restores_levels(caplog):
     # a root logger at INFO (jwst-tso-ext run, a notebook) got dask's connection and
     # worker-registration lines from the scheduler and nannies running in this process
@@ -229,18 +232,8 @@ def test_atomic_write_leaves_nothing_under_the_final_name_when_writing_fails(tmp
 # --- runs on a 2-worker local cluster ----------------------------------------------
 
 
-def _strun(*arguments, cwd, check=True):
-    strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
-    result = subprocess.run(
-        [strun, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=900
-    )
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
 @pytest.fixture(scope="module")
-def exposure(tmp_path_factory):
+def exposure(tmp_path_factory, offline_crds_cache):
     from jwst.associations.asn_from_list import asn_from_list
     from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
 
@@ -261,18 +254,19 @@ def exposure(tmp_path_factory):
 WINDOW = "--steps.tso_outlier_detection.rolling_window_width=7"
 
 
-def _run(exposure, out, *options, check=True):
+def _run(strun, exposure, out, *options, check=True):
     directory, asn, orbit = exposure
     out.mkdir()
-    return _strun(
-        "lrs_tso", asn, "--output_dir", out, *orbit, WINDOW, *options, cwd=out, check=check
-    )
+    return strun(
+        "lrs_tso", asn, "--output_dir", out, *orbit, WINDOW, *options, cwd=out, check=check,
+        timeout=900,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def serial_run(exposure, tmp_path_factory):
+def serial_run(exposure, tmp_path_factory, strun):
     out = tmp_path_factory.mktemp("serial") / "out"
-    _run(exposure, out)
+    _run(strun, exposure, out)
     return out
 
 
@@ -357,8 +351,10 @@ def test_phases_run_longest_first_within_the_segments_in_flight(
     ]
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
-    exposure, serial_run, tmp_path
+    exposure, serial_run, tmp_path, strun
 ):
     """'local:2', with the worker saving segment 2's calints killed once (SIGKILL) just
     before the file is renamed into place: the phase is rerun on a fresh worker and
@@ -370,7 +366,7 @@ def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
     os.environ[KILL_WORKER_ENV] = f"{ROOT}_seg002_calints|{marker}"
     try:
         out = tmp_path / "local2"
-        result = _run(exposure, out, "--scheduler=local:2")
+        result = _run(strun, exposure, out, "--scheduler=local:2")
     finally:
         del os.environ[KILL_WORKER_ENV]
     assert marker.exists()  # the worker was killed
@@ -390,14 +386,17 @@ def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
     assert not list(out.glob(".lrs_tso_scratch_*"))
 
 
-@pytest.mark.slow
-def test_a_segment_whose_worker_always_dies_fails_naming_the_segment(exposure, tmp_path):
+@pytest.mark.dask
+@pytest.mark.subprocess
+def test_a_segment_whose_worker_always_dies_fails_naming_the_segment(exposure, tmp_path, strun):
     import os
 
     os.environ[KILL_WORKER_ENV] = f"{ROOT}_seg003_rateints"
     try:
         out = tmp_path / "dies"
-        result = _run(exposure, out, "--scheduler=local:2", "--segment_retries=0", check=False)
+        result = _run(
+            strun, exposure, out, "--scheduler=local:2", "--segment_retries=0", check=False
+        )
     finally:
         del os.environ[KILL_WORKER_ENV]
     log = result.stdout + result.stderr
@@ -407,10 +406,11 @@ def test_a_segment_whose_worker_always_dies_fails_naming_the_segment(exposure, t
     assert not (out / f"{ROOT}_x1dints.fits").exists()
 
 
-@pytest.mark.slow
-def test_local_cluster_gives_the_serial_products(exposure, serial_run, tmp_path):
+@pytest.mark.dask
+@pytest.mark.subprocess
+def test_local_cluster_gives_the_serial_products(exposure, serial_run, tmp_path, strun):
     out = tmp_path / "local2"
-    _run(exposure, out, "--scheduler=local:2")
+    _run(strun, exposure, out, "--scheduler=local:2")
     _assert_bit_identical(serial_run, out)
 
 
@@ -430,7 +430,8 @@ def test_step_options_are_passed_on_as_strun_takes_them():
         step_options(["--steps.jump"])
 
 
-@pytest.mark.slow
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_run_command_takes_several_exposures_on_one_local_cluster(
     exposure, serial_run, tmp_path
 ):

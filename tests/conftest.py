@@ -50,7 +50,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _shared_directory(tmp_path_factory):
-    """A directory of this run that every xdist worker sees (the base temp without)."""
+    """A directory of this run that every xdist worker sees (the parent of its base temp)."""
     base = tmp_path_factory.getbasetemp()
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 

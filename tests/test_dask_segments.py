@@ -233,18 +233,13 @@ def test_atomic_write_leaves_nothing_under_the_final_name_when_writing_fails(tmp
 
 
 @pytest.fixture(scope="module")
-def exposure(tmp_path_factory, offline_crds_cache):
-    from jwst.associations.asn_from_list import asn_from_list
-    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
-
+def exposure(tmp_path_factory, offline_crds_cache, association):
     directory = tmp_path_factory.mktemp("dask_exposure")
     config = SimulationConfig(nints=40, ngroups=5, segment_size=10, seed=3, root=ROOT)
     paths = simulate_exposure(config, directory)
     uncal = sorted(p.name for p in paths if p.name.endswith("_uncal.fits"))
     assert len(uncal) == 4
-    asn = asn_from_list(uncal, rule=DMS_Level3_Base, product_name=ROOT)
-    path = directory / f"{ROOT}_asn.json"
-    path.write_text(asn.dump(format="json")[1])
+    path = association(directory, uncal, ROOT)
     return directory, path, orbit_arguments(directory / f"{ROOT}_truth.ecsv")
 
 
@@ -433,14 +428,11 @@ def test_step_options_are_passed_on_as_strun_takes_them():
 @pytest.mark.dask
 @pytest.mark.subprocess
 def test_run_command_takes_several_exposures_on_one_local_cluster(
-    exposure, serial_run, tmp_path
+    exposure, serial_run, tmp_path, association
 ):
     """Two exposures (the serial run's x1dints segments, under two product names) on
     one 'local:2' cluster: both white lights are those of the serial run, and the
     progress counts the 8 segments."""
-    from jwst.associations.asn_from_list import asn_from_list
-    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
-
     _, _, orbit = exposure
     inputs = []
     for name in ("expa", "expb"):
@@ -451,10 +443,7 @@ def test_run_command_takes_several_exposures_on_one_local_cluster(
             member = f"{name}_seg{k:03d}_x1dints.fits"
             shutil.copy(serial_run / f"{ROOT}_seg{k:03d}_x1dints.fits", directory / member)
             members.append(member)
-        asn = asn_from_list(members, rule=DMS_Level3_Base, product_name=name)
-        path = directory / f"{name}_asn.json"
-        path.write_text(asn.dump(format="json")[1])
-        inputs.append(path)
+        inputs.append(association(directory, members, name))
     out = tmp_path / "out"
     out.mkdir()
     command = [sys.executable, "-m", "jwst_tso_ext.cli.main", "run", *map(str, inputs),

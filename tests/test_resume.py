@@ -1,9 +1,10 @@
 """Issue 13: every product a user holds goes in, and nothing is calibrated twice.
 
-One small simulated exposure is taken through ``lrs_tso`` from its uncal (in this
-process); the products of that run (rateints, calints, x1dints) are then each handed
-back to ``strun lrs_tso`` (and the calints, as an association, to ``detrended_tso3``;
-these runs are in the slower tier, marked ``subprocess``). Every route
+One small simulated exposure is taken through ``strun lrs_tso`` from its uncal; the
+products of that run (rateints, calints, x1dints) are then each handed back to
+``lrs_tso`` (and the calints, as an association, to ``detrended_tso3``; these runs
+are in the slower tier, marked ``subprocess``; the fast tier's tests use the same
+run made in this process). Every route
 must give the same white-light flux and drift table, log each skipped step once,
 and leave its input file unchanged. The white-light fit gets the simulated orbit, so
 these tests do not depend on how the fit finds a transit on its own.
@@ -38,22 +39,32 @@ def _ran(log, step):
     return f"Step {step} running" in log
 
 
-@pytest.fixture(scope="module")
-def uncal_run(tmp_path_factory, offline_crds_cache, log_messages):
-    """The exposure simulated and run from its uncal: the reference of every route.
+def _exposure(directory):
+    """The exposure simulated in ``directory``: its uncal, truth and output directory."""
+    paths = simulate_exposure(SimulationConfig(nints=40, ngroups=5, seed=3, root=ROOT), directory)
+    uncal = [p for p in paths if p.name.endswith("_uncal.fits")][0]
+    return uncal, directory / f"{ROOT}_truth.ecsv", directory / "from_uncal"
 
-    Run in this process (the routes below run ``strun``): ``lrs_tso`` with the options
-    that the routes give ``strun``, its log collected from every logger.
-    """
+
+@pytest.fixture(scope="module")
+def uncal_run(tmp_path_factory, offline_crds_cache, strun):
+    """The exposure simulated and run from its uncal: the reference of every route."""
+    directory = tmp_path_factory.mktemp("resume")
+    uncal, truth, out = _exposure(directory)
+    result = strun("lrs_tso", uncal, "--output_dir", out, *orbit_arguments(truth), cwd=directory)
+    return directory, out, truth, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def uncal_run_in_process(tmp_path_factory, offline_crds_cache, log_messages):
+    """`uncal_run` in this process, for the fast tier: same exposure and options, the log
+    collected from every logger. (The routes compare ``strun`` runs with `uncal_run`:
+    the drift table of this process's run can differ from theirs in the last bit.)"""
     from jwst_tso_ext.cli.run import step_options
     from jwst_tso_ext.pipeline import LrsTsoPipeline
 
-    directory = tmp_path_factory.mktemp("resume")
-    config = SimulationConfig(nints=40, ngroups=5, seed=3, root=ROOT)
-    paths = simulate_exposure(config, directory)
-    uncal = [p for p in paths if p.name.endswith("_uncal.fits")][0]
-    truth = directory / f"{ROOT}_truth.ecsv"
-    out = directory / "from_uncal"
+    directory = tmp_path_factory.mktemp("resume_in_process")
+    uncal, truth, out = _exposure(directory)
     with log_messages() as messages:
         LrsTsoPipeline.call(
             str(uncal), output_dir=str(out), save_results=True,
@@ -93,9 +104,9 @@ def _assert_same_products(uncal_run, prefix):
     return whtlt, reference
 
 
-def test_uncal_run_fills_the_integration_range_and_skips_nothing(uncal_run):
+def test_uncal_run_fills_the_integration_range_and_skips_nothing(uncal_run_in_process):
     """No ``INTSTART not found`` from extraction on the simulator's MIRISim-like uncal."""
-    _, out, _, log = uncal_run
+    _, out, _, log = uncal_run_in_process
     assert "INTSTART not found" not in log
     assert "INTEND not found" not in log
     assert "Changed INTSTART (assumed: the file starts the exposure): None -> 1" in log
@@ -361,7 +372,9 @@ def test_photom_done_without_wcs_is_refused():
     stages.check_wcs_for_resume({"flat_field": "COMPLETE"}, False, "x")  # re-assignable
 
 
-def test_official_style_calints_gets_only_the_missing_steps(uncal_run, tmp_path, caplog):
+def test_official_style_calints_gets_only_the_missing_steps(
+    uncal_run_in_process, tmp_path, caplog
+):
     """A calints as calwebb_spec2 (or jwst 2.x) leaves it: photom done, no drift, no INTSTART.
 
     ``wavelength_drift`` and the extraction run, photom is not applied again, and the
@@ -371,7 +384,7 @@ def test_official_style_calints_gets_only_the_missing_steps(uncal_run, tmp_path,
 
     from jwst_tso_ext.pipeline import LrsTsoPipeline
 
-    _, out, _, _ = uncal_run
+    _, out, _, _ = uncal_run_in_process
     with datamodels.CubeModel(str(out / f"{ROOT}_calints.fits")) as model:
         del model.drift_table
         del model.meta.wavelength_drift
@@ -400,10 +413,10 @@ def test_official_style_calints_gets_only_the_missing_steps(uncal_run, tmp_path,
     np.testing.assert_allclose(flux, expected, rtol=0.03)
 
 
-def test_calints_with_photom_done_but_no_wcs_is_refused(uncal_run, tmp_path):
+def test_calints_with_photom_done_but_no_wcs_is_refused(uncal_run_in_process, tmp_path):
     from jwst_tso_ext.pipeline import LrsTsoPipeline
 
-    _, out, _, _ = uncal_run
+    _, out, _, _ = uncal_run_in_process
     with datamodels.CubeModel(str(out / f"{ROOT}_calints.fits")) as model:
         model.meta.wcs = None
         model.save(tmp_path / "nowcs_calints.fits")

@@ -48,9 +48,6 @@ output_dir under a regular file             NotADirectoryError naming it, nothin
 import hashlib
 import json
 import logging
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -94,8 +91,8 @@ WRONG_MODES = {
 
 
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    """No CRDS parameter-reference lookups: tests run offline."""
+def _offline(monkeypatch, offline_crds_cache):
+    """Offline: the session's CRDS cache, and no CRDS parameter-reference lookups."""
     monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "true")
     monkeypatch.setattr(crds_client, "get_context_used", lambda observatory: "jwst_offline.pmap")
 
@@ -552,17 +549,13 @@ def test_parameter_file_errors_name_the_parameter(tmp_path, drift_cube, kind):
     assert digest(path) == before
 
 
-def _strun(*arguments, cwd):
-    strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
-    return subprocess.run(
-        [strun, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
-
-
-def test_strun_parameter_file_with_wrong_type(tmp_path, uncal_file):
+@pytest.mark.subprocess
+def test_strun_parameter_file_with_wrong_type(tmp_path, uncal_file, offline_crds_cache, strun):
     path = _parameter_file(tmp_path, PARAMETER_FILES["wrong_type"][0])
     before = digest(uncal_file)
-    result = _strun(path, uncal_file, "--output_dir", tmp_path / "out", cwd=tmp_path)
+    result = strun(
+        path, uncal_file, "--output_dir", tmp_path / "out", cwd=tmp_path, check=False, timeout=300
+    )
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "x_half_width" in output and "wrong type" in output

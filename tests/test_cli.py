@@ -1,22 +1,15 @@
 """The ``jwst-tso-ext`` command line: the offline demo and clean errors."""
 
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 
-def _command():
-    exe = Path(sys.executable).with_name("jwst-tso-ext")
-    return str(exe) if exe.exists() else shutil.which("jwst-tso-ext")
-
-
-def test_demo_runs_offline_and_reports_recovered_values(tmp_path, offline_crds_cache):
+@pytest.mark.subprocess
+def test_demo_runs_offline_and_reports_recovered_values(tmp_path, offline_crds_cache, command_path):
     result = subprocess.run(
         [
-            _command(),
+            command_path("jwst-tso-ext"),
             "demo",
             "--outdir",
             str(tmp_path),
@@ -52,9 +45,12 @@ def test_demo_runs_offline_and_reports_recovered_values(tmp_path, offline_crds_c
         (["crds-cache"], "required"),
     ],
 )
-def test_bad_arguments_give_a_clean_error(arguments, message, tmp_path):
+@pytest.mark.subprocess
+def test_bad_arguments_give_a_clean_error(arguments, message, tmp_path, command_path):
     arguments = [a.replace("OUT", str(tmp_path / "out")) for a in arguments]
-    result = subprocess.run([_command(), *arguments], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [command_path("jwst-tso-ext"), *arguments], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr

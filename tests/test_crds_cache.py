@@ -44,9 +44,9 @@ REAL_TYPES = sorted(references.REFERENCE_NAMES)
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A cache built once for the module."""
-    return build_cache(tmp_path_factory.mktemp("crds") / "cache")
+def cache(offline_crds_cache):
+    """The session's cache (tests/conftest.py), built once for the run."""
+    return offline_crds_cache
 
 
 def lrs_ramp(nints=3, ngroups=5, readpatt="FASTR1", flux_jy=0.05):
@@ -336,6 +336,7 @@ def test_environment_restored_after_error(cache):
     assert dict(os.environ) == before_env
 
 
+@pytest.mark.subprocess
 def test_env_dict_for_subprocess(cache):
     env = {
         k: v
@@ -529,7 +530,7 @@ SPEC2_SKIPPED = [
 ]
 
 
-@pytest.mark.slow
+@pytest.mark.official
 def test_official_pipelines_run_offline(cache, tmp_path):
     """calwebb_detector1, calwebb_spec2 (rateints -> calints, x1dints) and calwebb_tso3."""
     from jwst.pipeline import Detector1Pipeline, Spec2Pipeline

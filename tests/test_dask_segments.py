@@ -104,6 +104,7 @@ def test_worker_environment_has_crds_and_stpipe_settings_only():
     }
 
 
+@pytest.mark.dask
 def test_maximum_cores_all_on_a_worker_means_its_threads_not_the_machines_cores():
     # a segment task must not start a thread per core of the machine: the other
     # workers use those cores
@@ -134,6 +135,7 @@ def _worker_settings(dask_worker):
     }
 
 
+@pytest.mark.dask
 def test_local_cluster_workers_run_without_profiler_and_with_a_slow_tick(monkeypatch):
     # segment tasks last tens of seconds and every core runs one: the workers'
     # profiler (the running task's stack every 10 ms) and the 20 ms tick monitors
@@ -167,6 +169,7 @@ def test_local_cluster_workers_run_without_profiler_and_with_a_slow_tick(monkeyp
     assert settings["profiler"] is True and settings["tick_s"] == 0.02
 
 
+@pytest.mark.dask
 def test_local_cluster_keeps_dask_info_lines_out_of_the_log_and_restores_levels(caplog):
     # a root logger at INFO (jwst-tso-ext run, a notebook) got dask's connection and
     # worker-registration lines from the scheduler and nannies running in this process
@@ -234,30 +237,14 @@ def test_atomic_write_leaves_nothing_under_the_final_name_when_writing_fails(tmp
 # --- runs on a 2-worker local cluster ----------------------------------------------
 
 
-def _strun(*arguments, cwd, check=True, env=None):
-    strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
-    result = subprocess.run(
-        [strun, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=900,
-        env=env,
-    )
-    if check:
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
 @pytest.fixture(scope="module")
-def exposure(tmp_path_factory):
-    from jwst.associations.asn_from_list import asn_from_list
-    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
-
+def exposure(tmp_path_factory, offline_crds_cache, association):
     directory = tmp_path_factory.mktemp("dask_exposure")
     config = SimulationConfig(nints=40, ngroups=5, segment_size=10, seed=3, root=ROOT)
     paths = simulate_exposure(config, directory)
     uncal = sorted(p.name for p in paths if p.name.endswith("_uncal.fits"))
     assert len(uncal) == 4
-    asn = asn_from_list(uncal, rule=DMS_Level3_Base, product_name=ROOT)
-    path = directory / f"{ROOT}_asn.json"
-    path.write_text(asn.dump(format="json")[1])
+    path = association(directory, uncal, ROOT)
     return directory, path, orbit_arguments(directory / f"{ROOT}_truth.ecsv")
 
 
@@ -267,7 +254,7 @@ def exposure(tmp_path_factory):
 WINDOW = "--steps.tso_outlier_detection.rolling_window_width=7"
 
 
-def _run(exposure, out, *options, check=True, kill=None):
+def _run(strun, exposure, out, *options, check=True, kill=None):
     """``strun lrs_tso`` on the exposure; ``kill``: the `KILL_PRELOAD` spec, if any."""
     directory, asn, orbit = exposure
     out.mkdir()
@@ -278,16 +265,16 @@ def _run(exposure, out, *options, check=True, kill=None):
             "DASK_DISTRIBUTED__WORKER__PRELOAD": json.dumps([str(KILL_PRELOAD)]),
             "JWST_TSO_EXT_TEST_KILL_WORKER": kill,
         }
-    return _strun(
+    return strun(
         "lrs_tso", asn, "--output_dir", out, *orbit, WINDOW, *options, cwd=out, check=check,
-        env=env,
-    )
+        timeout=900, env=env,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def serial_run(exposure, tmp_path_factory):
+def serial_run(exposure, tmp_path_factory, strun):
     out = tmp_path_factory.mktemp("serial") / "out"
-    _run(exposure, out)
+    _run(strun, exposure, out)
     return out
 
 
@@ -372,8 +359,10 @@ def test_phases_run_longest_first_within_the_segments_in_flight(
     ]
 
 
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
-    exposure, serial_run, tmp_path
+    exposure, serial_run, tmp_path, strun
 ):
     """'local:2', with the worker saving segment 2's calints killed once (SIGKILL) just
     before the file is renamed into place: the phase is rerun on a fresh worker and
@@ -381,7 +370,8 @@ def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
     product name."""
     marker = tmp_path / "killed_once"
     out = tmp_path / "local2"
-    result = _run(exposure, out, "--scheduler=local:2", kill=f"{ROOT}_seg002_calints|{marker}")
+    result = _run(strun, exposure, out, "--scheduler=local:2",
+                  kill=f"{ROOT}_seg002_calints|{marker}")
     assert marker.exists()  # the worker was killed
     log = result.stdout + result.stderr
     assert "[segment 2/4]" in log and "[segment 4/4]" in log  # workers' lines, labelled
@@ -399,11 +389,12 @@ def test_local_cluster_with_a_killed_worker_gives_the_serial_products(
     assert not list(out.glob(".lrs_tso_scratch_*"))
 
 
-@pytest.mark.slow
-def test_a_segment_whose_worker_always_dies_fails_naming_the_segment(exposure, tmp_path):
+@pytest.mark.dask
+@pytest.mark.subprocess
+def test_a_segment_whose_worker_always_dies_fails_naming_the_segment(exposure, tmp_path, strun):
     out = tmp_path / "dies"
     result = _run(
-        exposure, out, "--scheduler=local:2", "--segment_retries=0", check=False,
+        strun, exposure, out, "--scheduler=local:2", "--segment_retries=0", check=False,
         kill=f"{ROOT}_seg003_rateints",
     )
     log = result.stdout + result.stderr
@@ -413,10 +404,11 @@ def test_a_segment_whose_worker_always_dies_fails_naming_the_segment(exposure, t
     assert not (out / f"{ROOT}_x1dints.fits").exists()
 
 
-@pytest.mark.slow
-def test_local_cluster_gives_the_serial_products(exposure, serial_run, tmp_path):
+@pytest.mark.dask
+@pytest.mark.subprocess
+def test_local_cluster_gives_the_serial_products(exposure, serial_run, tmp_path, strun):
     out = tmp_path / "local2"
-    _run(exposure, out, "--scheduler=local:2")
+    _run(strun, exposure, out, "--scheduler=local:2")
     _assert_bit_identical(serial_run, out)
 
 
@@ -436,16 +428,14 @@ def test_step_options_are_passed_on_as_strun_takes_them():
         step_options(["--steps.jump"])
 
 
-@pytest.mark.slow
+@pytest.mark.dask
+@pytest.mark.subprocess
 def test_run_command_takes_several_exposures_on_one_local_cluster(
-    exposure, serial_run, tmp_path
+    exposure, serial_run, tmp_path, association
 ):
     """Two exposures (the serial run's x1dints segments, under two product names) on
     one 'local:2' cluster: both white lights are those of the serial run, and the
     progress counts the 8 segments."""
-    from jwst.associations.asn_from_list import asn_from_list
-    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
-
     _, _, orbit = exposure
     inputs = []
     for name in ("expa", "expb"):
@@ -456,10 +446,7 @@ def test_run_command_takes_several_exposures_on_one_local_cluster(
             member = f"{name}_seg{k:03d}_x1dints.fits"
             shutil.copy(serial_run / f"{ROOT}_seg{k:03d}_x1dints.fits", directory / member)
             members.append(member)
-        asn = asn_from_list(members, rule=DMS_Level3_Base, product_name=name)
-        path = directory / f"{name}_asn.json"
-        path.write_text(asn.dump(format="json")[1])
-        inputs.append(path)
+        inputs.append(association(directory, members, name))
     out = tmp_path / "out"
     out.mkdir()
     command = [sys.executable, "-m", "jwst_tso_ext.cli.main", "run", *map(str, inputs),

@@ -19,6 +19,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 SMALL_NINTS = 40
 
 
+@pytest.mark.docs
+@pytest.mark.subprocess
 def test_docs_build_without_warnings(tmp_path):
     result = subprocess.run(
         [
@@ -100,6 +102,8 @@ def test_tutorial_blocks_are_all_run_but_the_illustrative_one():
     assert {b.language for b in blocks} == {"python", "bash"}
 
 
+@pytest.mark.docs
+@pytest.mark.subprocess
 def test_tutorial_runs_on_a_smaller_exposure(tmp_path):
     """The default suite's form: every block, 40 integrations instead of 120."""
     out = _run_tutorial(tmp_path, f"120={SMALL_NINTS}")
@@ -107,7 +111,8 @@ def test_tutorial_runs_on_a_smaller_exposure(tmp_path):
     _check_products(tmp_path, SMALL_NINTS)
 
 
-@pytest.mark.slow
+@pytest.mark.docs
+@pytest.mark.subprocess
 def test_tutorial_runs_as_written(tmp_path):
     _run_tutorial(tmp_path)
     _check_products(tmp_path, 120)

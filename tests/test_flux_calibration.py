@@ -14,7 +14,7 @@ from jwst_tso_ext.simulate import SimulationConfig, simulate_exposure
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory):
+def calibrated(tmp_path_factory, offline_crds_cache):
     directory = tmp_path_factory.mktemp("flux")
     config = SimulationConfig(
         nints=24,

@@ -3,11 +3,9 @@
 import importlib
 import inspect
 import pkgutil
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
+import pytest
 from stpipe import Pipeline, Step
 
 import jwst_tso_ext
@@ -59,10 +57,9 @@ def test_every_step_class_is_listed():
     assert not missing, f"Step classes missing from integration.get_steps: {missing}"
 
 
-def test_stpipe_list_shows_the_aliases():
-    stpipe = Path(sys.executable).with_name("stpipe")
-    if not stpipe.exists():
-        stpipe = shutil.which("stpipe")
+@pytest.mark.subprocess
+def test_stpipe_list_shows_the_aliases(command_path):
+    stpipe = command_path("stpipe")
     assert stpipe, "stpipe executable not found next to the interpreter or on PATH"
     listing = subprocess.run(
         [stpipe, "list"], capture_output=True, text=True, check=True, timeout=120

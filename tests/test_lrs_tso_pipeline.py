@@ -4,9 +4,6 @@ The exposures are small simulations with known truth; the session's offline CRDS
 cache (tests/conftest.py) is in the environment that the subprocesses inherit.
 """
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,38 +17,20 @@ from jwst_tso_ext.simulate import SimulationConfig, simulate_exposure
 STEP_CONFIGS = Path(__file__).resolve().parents[1] / "step_configs"
 
 
-def _strun(*arguments, cwd):
-    strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
-    result = subprocess.run(
-        [strun, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=1200
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result
-
-
-def _association(directory, members, product):
-    from jwst.associations.asn_from_list import asn_from_list
-    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
-
-    asn = asn_from_list([Path(m).name for m in members], rule=DMS_Level3_Base, product_name=product)
-    path = Path(directory) / f"{product}_asn.json"
-    path.write_text(asn.dump(format="json")[1])
-    return path
-
-
 @pytest.fixture(scope="module")
-def two_segment_run(tmp_path_factory):
+def two_segment_run(tmp_path_factory, offline_crds_cache, strun, association):
     """Simulate a two-segment exposure and run ``strun lrs_tso`` on its association."""
     directory = tmp_path_factory.mktemp("lrs_tso")
     config = SimulationConfig(nints=120, ngroups=20, segment_size=60, seed=7, root="twoseg")
     paths = simulate_exposure(config, directory)
     uncal = [p for p in paths if p.name.endswith("_uncal.fits")]
     truth_path = directory / "twoseg_truth.ecsv"
-    asn = _association(directory, uncal, "twoseg")
-    _strun("lrs_tso", asn, "--output_dir", directory, *orbit_arguments(truth_path), cwd=directory)
+    asn = association(directory, uncal, "twoseg")
+    strun("lrs_tso", asn, "--output_dir", directory, *orbit_arguments(truth_path), cwd=directory)
     return directory, Table.read(truth_path, format="ascii.ecsv")
 
 
+@pytest.mark.subprocess
 def test_products_exist_with_standard_names(two_segment_run):
     directory, _ = two_segment_run
     for name in [
@@ -71,6 +50,7 @@ def test_products_exist_with_standard_names(two_segment_run):
         assert (directory / name).is_file(), name
 
 
+@pytest.mark.subprocess
 def test_spectrum_shares_the_white_light_orbit_and_reports_the_wavelength_correction(
     two_segment_run,
 ):
@@ -92,6 +72,7 @@ def test_spectrum_shares_the_white_light_orbit_and_reports_the_wavelength_correc
     assert abs(mean - truth.meta["transit_depth"]) < 3 * white_error
 
 
+@pytest.mark.subprocess
 def test_combined_white_light_has_one_row_per_integration_in_time_order(two_segment_run):
     directory, truth = two_segment_run
     whtlt = Table.read(directory / "twoseg_whtlt.ecsv", format="ascii.ecsv")
@@ -104,6 +85,7 @@ def test_combined_white_light_has_one_row_per_integration_in_time_order(two_segm
         assert list(x1d.spec[0].spec_table["INT_NUM"]) == list(truth["int_num"])
 
 
+@pytest.mark.subprocess
 def test_transit_depth_recovered_within_one_sigma(two_segment_run):
     directory, truth = two_segment_run
     meta = Table.read(directory / "twoseg_whtlt.ecsv", format="ascii.ecsv").meta
@@ -115,6 +97,7 @@ def test_transit_depth_recovered_within_one_sigma(two_segment_run):
     assert meta["reduced_chi2"] < 1.4
 
 
+@pytest.mark.subprocess
 def test_segments_share_one_static_offset(two_segment_run):
     """Every segment measures against the one reference frame (<root>_driftref.fits):
     same static offsets, so no flux step between segments 1 and 2 (the white light of
@@ -128,6 +111,7 @@ def test_segments_share_one_static_offset(two_segment_run):
         assert first[key] == second[key], key
 
 
+@pytest.mark.subprocess
 def test_drift_recovered_against_truth(two_segment_run):
     directory, truth = two_segment_run
     drift = Table.read(directory / "twoseg_drift.ecsv", format="ascii.ecsv")
@@ -157,7 +141,7 @@ def test_drift_recovered_against_truth(two_segment_run):
 
 
 @pytest.fixture(scope="module")
-def small_exposure(tmp_path_factory):
+def small_exposure(tmp_path_factory, offline_crds_cache):
     directory = tmp_path_factory.mktemp("presets")
     config = SimulationConfig(nints=60, ngroups=5, seed=3, root="preset")
     paths = simulate_exposure(config, directory)
@@ -167,9 +151,10 @@ def small_exposure(tmp_path_factory):
 @pytest.mark.parametrize(
     "preset", ["lrs_tso_defaults.asdf", "lrs_tso_mirisim.asdf", "lrs_tso_flight.asdf"]
 )
-def test_lrs_tso_presets_run_through_strun(small_exposure, preset, tmp_path):
+@pytest.mark.subprocess
+def test_lrs_tso_presets_run_through_strun(small_exposure, preset, tmp_path, strun):
     directory, uncal, truth_path = small_exposure
-    _strun(
+    strun(
         STEP_CONFIGS / preset,
         uncal,
         "--output_dir",
@@ -200,16 +185,19 @@ def test_defaults_file_matches_the_pipeline_defaults():
     assert loaded.get_pars() == fresh.get_pars()
 
 
-def test_detrended_tso3_seed_preset_runs_on_an_association(small_exposure, tmp_path):
+@pytest.mark.subprocess
+def test_detrended_tso3_seed_preset_runs_on_an_association(
+    small_exposure, tmp_path, strun, association
+):
     """The seed notebook's stage 3 choices, for users of the official stages 1-2."""
     directory, uncal, truth_path = small_exposure
-    _strun("tso_detector1", uncal, "--output_dir", tmp_path, cwd=directory)
-    _strun(
+    strun("tso_detector1", uncal, "--output_dir", tmp_path, cwd=directory)
+    strun(
         "calwebb_spec2", tmp_path / "preset_rateints.fits", "--output_dir", tmp_path, cwd=directory
     )
-    asn = _association(tmp_path, [tmp_path / "preset_calints.fits"], "preset_tso3")
+    asn = association(tmp_path, [tmp_path / "preset_calints.fits"], "preset_tso3")
     orbit = [a.replace("detrended_white_light", "white_light") for a in orbit_arguments(truth_path)]
-    _strun(
+    strun(
         STEP_CONFIGS / "detrended_tso3_seed.asdf",
         asn,
         "--output_dir",
@@ -223,7 +211,10 @@ def test_detrended_tso3_seed_preset_runs_on_an_association(small_exposure, tmp_p
     assert (whtlt.meta["min_wavelength"], whtlt.meta["max_wavelength"]) == (6.0, 10.0)
 
 
-def test_one_all_nan_integration_is_flagged_and_the_depth_survives(two_segment_run, tmp_path):
+@pytest.mark.subprocess
+def test_one_all_nan_integration_is_flagged_and_the_depth_survives(
+    two_segment_run, tmp_path, strun, association
+):
     """Issue 8: a lost integration (all NaN) is flagged, and the transit is still recovered."""
     directory, truth = two_segment_run
     lost = 30  # integration number, in the first segment
@@ -237,8 +228,8 @@ def test_one_all_nan_integration_is_flagged_and_the_depth_survives(two_segment_r
             model.save(target)
         rateints.append(target)
     before = [target.read_bytes() for target in rateints]
-    asn = _association(tmp_path, rateints, "lost")
-    _strun(
+    asn = association(tmp_path, rateints, "lost")
+    strun(
         "lrs_tso", asn, "--output_dir", tmp_path,
         *orbit_arguments(directory / "twoseg_truth.ecsv"), cwd=tmp_path,
     )  # fmt: skip
@@ -253,6 +244,7 @@ def test_one_all_nan_integration_is_flagged_and_the_depth_survives(two_segment_r
     assert abs(meta["transit_depth"] - truth.meta["transit_depth"]) < 2 * meta["transit_depth_err"]
 
 
+@pytest.mark.subprocess
 def test_shared_drift_reference_does_not_outlive_the_run(two_segment_run, tmp_path):
     """The first segment's reference is handed to later segments of that exposure only."""
     from jwst_tso_ext.pipeline import LrsTsoPipeline

@@ -5,42 +5,29 @@ of the session (tests/conftest.py) in the environment.
 """
 
 import hashlib
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
+import pytest
 from astropy.table import Table
 from stdatamodels.jwst import datamodels
 
 from jwst_tso_ext.simulate import SimulationConfig, simulate_exposure
 
 
-def _strun(*arguments, cwd):
-    strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
-    result = subprocess.run(
-        [strun, *map(str, arguments)], cwd=cwd, capture_output=True, text=True, timeout=900
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-
-
-def test_detector1_spec2_tso3_after_tsovisit_fix(tmp_path):
-    from jwst.associations.asn_from_list import asn_from_list
-    from jwst.associations.lib.rules_level3_base import DMS_Level3_Base
-
+@pytest.mark.official
+@pytest.mark.subprocess
+def test_detector1_spec2_tso3_after_tsovisit_fix(
+    tmp_path, offline_crds_cache, strun, association
+):
     config = SimulationConfig(nints=8, ngroups=6, seed=5, root="official")
     uncal = simulate_exposure(config, tmp_path)[0]
     digest = hashlib.sha256(uncal.read_bytes()).hexdigest()
 
-    _strun("tsovisit_fix", uncal, cwd=tmp_path)
+    strun("tsovisit_fix", uncal, cwd=tmp_path)
     fixed = tmp_path / "official_tsovisitfixstep.fits"
-    _strun("calwebb_detector1", fixed, cwd=tmp_path)
-    _strun("calwebb_spec2", tmp_path / "official_tsovisitfixstep_rateints.fits", cwd=tmp_path)
-    asn = asn_from_list(
-        ["official_tsovisitfixstep_calints.fits"], rule=DMS_Level3_Base, product_name="official3"
-    )
-    (tmp_path / "official3_asn.json").write_text(asn.dump(format="json")[1])
-    _strun("calwebb_tso3", tmp_path / "official3_asn.json", cwd=tmp_path)
+    strun("calwebb_detector1", fixed, cwd=tmp_path)
+    strun("calwebb_spec2", tmp_path / "official_tsovisitfixstep_rateints.fits", cwd=tmp_path)
+    asn = association(tmp_path, ["official_tsovisitfixstep_calints.fits"], "official3")
+    strun("calwebb_tso3", asn, cwd=tmp_path)
 
     assert hashlib.sha256(uncal.read_bytes()).hexdigest() == digest
     whtlt = Table.read(tmp_path / "official3_whtlt.ecsv", format="ascii.ecsv")

@@ -1,8 +1,6 @@
 """The parameter files ship with the package: ``jwst-tso-ext configs`` and `presets`."""
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import asdf
@@ -13,15 +11,11 @@ from jwst_tso_ext import presets
 STEP_CONFIGS = Path(__file__).resolve().parents[1] / "step_configs"
 
 
-def _command():
-    exe = Path(sys.executable).with_name("jwst-tso-ext")
-    return str(exe) if exe.exists() else shutil.which("jwst-tso-ext")
-
-
-def _configs(*arguments, cwd):
+def _configs(command_path, *arguments, cwd):
     return subprocess.run(
-        [_command(), "configs", *arguments], capture_output=True, text=True, cwd=cwd, timeout=120
-    )
+        [command_path("jwst-tso-ext"), "configs", *arguments],
+        capture_output=True, text=True, cwd=cwd, timeout=120,
+    )  # fmt: skip
 
 
 def test_every_file_of_step_configs_is_a_preset_with_its_purpose():
@@ -41,8 +35,9 @@ def test_every_file_of_step_configs_is_a_preset_with_its_purpose():
     assert "every parameter of LrsTsoPipeline" in by_name["lrs_tso_defaults"].description
 
 
-def test_configs_lists_locates_and_copies(tmp_path):
-    listing = _configs(cwd=tmp_path)
+@pytest.mark.subprocess
+def test_configs_lists_locates_and_copies(tmp_path, command_path):
+    listing = _configs(command_path, cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr
     names = sorted(p.stem for p in STEP_CONFIGS.glob("*.asdf"))
     lines = listing.stdout.splitlines()
@@ -51,7 +46,7 @@ def test_configs_lists_locates_and_copies(tmp_path):
         assert "Pipeline: " in line
     assert f"Installed in {presets.preset_directory()}" in listing.stdout
 
-    located = _configs("--path", "lrs_tso_mirisim", cwd=tmp_path)
+    located = _configs(command_path, "--path", "lrs_tso_mirisim", cwd=tmp_path)
     assert located.returncode == 0
     path = Path(located.stdout.strip())
     assert (
@@ -59,18 +54,19 @@ def test_configs_lists_locates_and_copies(tmp_path):
         and path.read_bytes() == (STEP_CONFIGS / "lrs_tso_mirisim.asdf").read_bytes()
     )
 
-    copied = _configs("--copy", "mine", cwd=tmp_path)
+    copied = _configs(command_path, "--copy", "mine", cwd=tmp_path)
     assert copied.returncode == 0, copied.stderr
     assert sorted(p.stem for p in (tmp_path / "mine").glob("*.asdf")) == names
     # editable copies: a second copy refuses to overwrite the user's edits
     (tmp_path / "mine" / "lrs_tso_flight.asdf").write_text("edited")
-    again = _configs("--copy", "mine", cwd=tmp_path)
+    again = _configs(command_path, "--copy", "mine", cwd=tmp_path)
     assert again.returncode == 2 and "--overwrite" in again.stderr
     assert (tmp_path / "mine" / "lrs_tso_flight.asdf").read_text() == "edited"
 
 
-def test_unknown_preset_names_the_installed_ones(tmp_path):
-    result = _configs("--path", "lrs_tso_nonsense", cwd=tmp_path)
+@pytest.mark.subprocess
+def test_unknown_preset_names_the_installed_ones(tmp_path, command_path):
+    result = _configs(command_path, "--path", "lrs_tso_nonsense", cwd=tmp_path)
     assert result.returncode == 2
     assert "lrs_tso_mirisim" in result.stderr and "Traceback" not in result.stderr
     with pytest.raises(FileNotFoundError, match="lrs_tso_flight"):

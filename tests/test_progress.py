@@ -57,7 +57,7 @@ def test_simulator_reports_every_integration(tmp_path):
     assert sum(done) == 7 and len(done) > 1  # chunks of 100 // 30 = 3 integrations
 
 
-def test_lrs_tso_logs_one_line_per_segment(tmp_path, caplog):
+def test_lrs_tso_logs_one_line_per_segment(tmp_path, caplog, offline_crds_cache):
     config = SimulationConfig(nints=9, ngroups=3, segment_size=3, seed=5, root="progress")
     uncal = [p for p in simulate_exposure(config, tmp_path) if p.name.endswith("_uncal.fits")]
     caplog.set_level(logging.INFO, logger="jwst_tso_ext.pipeline.lrs_tso")

@@ -10,6 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from astropy.table import Table
 from doc_blocks import check_printed, clean_environment, code_blocks
 
@@ -33,6 +34,8 @@ def test_usage_block_is_the_documented_one():
     assert any("jwst-tso-ext crds-cache" in line for line in lines)
 
 
+@pytest.mark.docs
+@pytest.mark.subprocess
 def test_readme_usage_lines_run_as_written(tmp_path):
     block = usage_block(README.read_text())
     home = tmp_path / "home"

@@ -2,7 +2,9 @@
 
 One small simulated exposure is taken through ``strun lrs_tso`` from its uncal; the
 products of that run (rateints, calints, x1dints) are then each handed back to
-``lrs_tso`` (and the calints, as an association, to ``detrended_tso3``). Every route
+``lrs_tso`` (and the calints, as an association, to ``detrended_tso3``; these runs
+are in the slower tier, marked ``subprocess``; the fast tier's tests use the same
+run made in this process). Every route
 must give the same white-light flux and drift table, log each skipped step once,
 and leave its input file unchanged. The white-light fit gets the simulated orbit, so
 these tests do not depend on how the fit finds a transit on its own.
@@ -10,15 +12,12 @@ these tests do not depend on how the fit finds a transit on its own.
 
 import hashlib
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.table import Table
 from stdatamodels.jwst import datamodels
-from test_lrs_tso_pipeline import _association, _strun
 
 from jwst_tso_ext.cli.demo import orbit_arguments
 from jwst_tso_ext.pipeline import stages
@@ -40,26 +39,47 @@ def _ran(log, step):
     return f"Step {step} running" in log
 
 
+def _exposure(directory):
+    """The exposure simulated in ``directory``: its uncal, truth and output directory."""
+    paths = simulate_exposure(SimulationConfig(nints=40, ngroups=5, seed=3, root=ROOT), directory)
+    uncal = [p for p in paths if p.name.endswith("_uncal.fits")][0]
+    return uncal, directory / f"{ROOT}_truth.ecsv", directory / "from_uncal"
+
+
 @pytest.fixture(scope="module")
-def uncal_run(tmp_path_factory):
+def uncal_run(tmp_path_factory, offline_crds_cache, strun):
     """The exposure simulated and run from its uncal: the reference of every route."""
     directory = tmp_path_factory.mktemp("resume")
-    config = SimulationConfig(nints=40, ngroups=5, seed=3, root=ROOT)
-    paths = simulate_exposure(config, directory)
-    uncal = [p for p in paths if p.name.endswith("_uncal.fits")][0]
-    truth = directory / f"{ROOT}_truth.ecsv"
-    out = directory / "from_uncal"
-    result = _strun("lrs_tso", uncal, "--output_dir", out, *orbit_arguments(truth), cwd=directory)
+    uncal, truth, out = _exposure(directory)
+    result = strun("lrs_tso", uncal, "--output_dir", out, *orbit_arguments(truth), cwd=directory)
     return directory, out, truth, result.stdout + result.stderr
 
 
-def _route(uncal_run, suffix, tmp_path):
+@pytest.fixture(scope="module")
+def uncal_run_in_process(tmp_path_factory, offline_crds_cache, log_messages):
+    """`uncal_run` in this process, for the fast tier: same exposure and options, the log
+    collected from every logger. (The routes compare ``strun`` runs with `uncal_run`:
+    the drift table of this process's run can differ from theirs in the last bit.)"""
+    from jwst_tso_ext.cli.run import step_options
+    from jwst_tso_ext.pipeline import LrsTsoPipeline
+
+    directory = tmp_path_factory.mktemp("resume_in_process")
+    uncal, truth, out = _exposure(directory)
+    with log_messages() as messages:
+        LrsTsoPipeline.call(
+            str(uncal), output_dir=str(out), save_results=True,
+            **step_options(orbit_arguments(truth)),
+        )  # fmt: skip
+    return directory, out, truth, "\n".join(messages)
+
+
+def _route(uncal_run, suffix, tmp_path, strun):
     """Copy one product of the uncal run to a fresh directory and run lrs_tso on it."""
     directory, out, truth, _ = uncal_run
     source = tmp_path / f"in_{suffix}.fits"
     shutil.copy(out / f"{ROOT}_{suffix}.fits", source)
     before = _md5(source)
-    result = _strun(
+    result = strun(
         "lrs_tso", source, "--output_dir", tmp_path, *orbit_arguments(truth), cwd=tmp_path
     )
     assert _md5(source) == before, "the input file was modified"
@@ -84,9 +104,9 @@ def _assert_same_products(uncal_run, prefix):
     return whtlt, reference
 
 
-def test_uncal_run_fills_the_integration_range_and_skips_nothing(uncal_run):
+def test_uncal_run_fills_the_integration_range_and_skips_nothing(uncal_run_in_process):
     """No ``INTSTART not found`` from extraction on the simulator's MIRISim-like uncal."""
-    _, out, _, log = uncal_run
+    _, out, _, log = uncal_run_in_process
     assert "INTSTART not found" not in log
     assert "INTEND not found" not in log
     assert "Changed INTSTART (assumed: the file starts the exposure): None -> 1" in log
@@ -104,10 +124,11 @@ def test_uncal_run_fills_the_integration_range_and_skips_nothing(uncal_run):
 
 
 @pytest.fixture(scope="module")
-def rateints_route(uncal_run, tmp_path_factory):
-    return _route(uncal_run, "rateints", tmp_path_factory.mktemp("rateints_route"))
+def rateints_route(uncal_run, tmp_path_factory, strun):
+    return _route(uncal_run, "rateints", tmp_path_factory.mktemp("rateints_route"), strun)
 
 
+@pytest.mark.subprocess
 def test_rateints_route_runs_stage2_only(uncal_run, rateints_route):
     prefix, log = rateints_route
     _assert_same_products(uncal_run, prefix)
@@ -116,13 +137,16 @@ def test_rateints_route_runs_stage2_only(uncal_run, rateints_route):
         assert _ran(log, step) and not _skip_lines(log, step), step
 
 
-def test_calints_with_photom_complete_is_not_calibrated_again(uncal_run, rateints_route, tmp_path):
+@pytest.mark.subprocess
+def test_calints_with_photom_complete_is_not_calibrated_again(
+    uncal_run, rateints_route, tmp_path, strun
+):
     """The calints resumes at extraction: photom (and every stage-2 step) not re-applied.
 
     Before issue 13 flat_field and photom ran again and the white light came out
     ~15x too large with exit status 0.
     """
-    prefix, log = _route(uncal_run, "calints", tmp_path)
+    prefix, log = _route(uncal_run, "calints", tmp_path, strun)
     whtlt, _ = _assert_same_products(uncal_run, prefix)
     # the flux against the rateints route (which applies photom once)
     once = Table.read(f"{rateints_route[0]}_whtlt.ecsv", format="ascii.ecsv")
@@ -136,8 +160,9 @@ def test_calints_with_photom_complete_is_not_calibrated_again(uncal_run, rateint
     assert f"Not writing {tmp_path / 'in_calints.fits'}: it is an input of this run" in log
 
 
-def test_x1dints_route_runs_the_white_light_only(uncal_run, tmp_path):
-    prefix, log = _route(uncal_run, "x1dints", tmp_path)
+@pytest.mark.subprocess
+def test_x1dints_route_runs_the_white_light_only(uncal_run, tmp_path, strun):
+    prefix, log = _route(uncal_run, "x1dints", tmp_path, strun)
     _assert_same_products(uncal_run, prefix)
     for step in (*STAGE2, "tso_extract_1d"):
         assert not _ran(log, step), step
@@ -145,7 +170,8 @@ def test_x1dints_route_runs_the_white_light_only(uncal_run, tmp_path):
         assert len(_skip_lines(log, step)) == 1, step
 
 
-def test_x1dints_of_an_older_jwst_version_runs(uncal_run, tmp_path):
+@pytest.mark.subprocess
+def test_x1dints_of_an_older_jwst_version_runs(uncal_run, tmp_path, strun):
     """jwst < 1.18 layout (one spectrum per integration), drift table beside the file."""
     _, out, truth, _ = uncal_run
     with datamodels.open(out / f"{ROOT}_x1dints.fits") as x1d:
@@ -166,7 +192,7 @@ def test_x1dints_of_an_older_jwst_version_runs(uncal_run, tmp_path):
             old.spec.append(spec)
     old.save(tmp_path / "old_x1dints.fits")
     shutil.copy(out / f"{ROOT}_drift.ecsv", tmp_path / "old_drift.ecsv")
-    result = _strun(
+    result = strun(
         "lrs_tso", tmp_path / "old_x1dints.fits", "--output_dir", tmp_path / "out",
         *orbit_arguments(truth), cwd=tmp_path,
     )  # fmt: skip
@@ -176,13 +202,14 @@ def test_x1dints_of_an_older_jwst_version_runs(uncal_run, tmp_path):
     _assert_same_products(uncal_run, tmp_path / "out" / "old")
 
 
-def test_detrended_tso3_on_x1dints_association(uncal_run, tmp_path):
+@pytest.mark.subprocess
+def test_detrended_tso3_on_x1dints_association(uncal_run, tmp_path, strun, association):
     """Reduced form of the stage-3 round trip: nothing left to do but the white light."""
     _, out, truth, _ = uncal_run
     shutil.copy(out / f"{ROOT}_x1dints.fits", tmp_path / "seg_x1dints.fits")
-    asn = _association(tmp_path, [tmp_path / "seg_x1dints.fits"], "tso3")
+    asn = association(tmp_path, [tmp_path / "seg_x1dints.fits"], "tso3")
     orbit = [a.replace("detrended_white_light", "white_light") for a in orbit_arguments(truth)]
-    result = _strun("detrended_tso3", asn, "--output_dir", tmp_path, *orbit, cwd=tmp_path)
+    result = strun("detrended_tso3", asn, "--output_dir", tmp_path, *orbit, cwd=tmp_path)
     log = result.stdout + result.stderr
     assert not _ran(log, "extract_1d") and not _ran(log, "outlier_detection")
     assert len(_skip_lines(log, "extract_1d")) == 1
@@ -193,8 +220,8 @@ def test_detrended_tso3_on_x1dints_association(uncal_run, tmp_path):
     assert (tmp_path / "tso3_x1dints.fits").is_file()
 
 
-@pytest.mark.slow
-def test_detrended_tso3_on_calints_association(uncal_run, tmp_path):
+@pytest.mark.subprocess
+def test_detrended_tso3_on_calints_association(uncal_run, tmp_path, strun, association):
     """The stage-3 round trip: jwst's extract_1d on the calints, same white light.
 
     ``outlier_detection`` is skipped: lrs_tso does not run it, and on this exposure it
@@ -202,9 +229,9 @@ def test_detrended_tso3_on_calints_association(uncal_run, tmp_path):
     """
     _, out, truth, _ = uncal_run
     shutil.copy(out / f"{ROOT}_calints.fits", tmp_path / "seg_calints.fits")
-    asn = _association(tmp_path, [tmp_path / "seg_calints.fits"], "tso3")
+    asn = association(tmp_path, [tmp_path / "seg_calints.fits"], "tso3")
     orbit = [a.replace("detrended_white_light", "white_light") for a in orbit_arguments(truth)]
-    result = _strun(
+    result = strun(
         "detrended_tso3", asn, "--output_dir", tmp_path, *orbit,
         "--steps.outlier_detection.skip=true", cwd=tmp_path,
     )  # fmt: skip
@@ -216,16 +243,13 @@ def test_detrended_tso3_on_calints_association(uncal_run, tmp_path):
     np.testing.assert_array_equal(whtlt["x_shift"], reference["x_shift"])
 
 
-def test_failure_in_the_white_light_keeps_every_earlier_product(uncal_run, tmp_path):
+@pytest.mark.subprocess
+def test_failure_in_the_white_light_keeps_every_earlier_product(uncal_run, tmp_path, strun):
     """A bad white-light parameter: the run fails, naming the step and what is on disk."""
     directory, _, _, _ = uncal_run
-    strun = shutil.which("strun") or str(Path(sys.executable).with_name("strun"))
-    result = subprocess.run(
-        [
-            strun, "lrs_tso", str(directory / f"{ROOT}_uncal.fits"), "--output_dir",
-            str(tmp_path), "--steps.detrended_white_light.drift_table=no_such_table.ecsv",
-        ],
-        cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+    result = strun(
+        "lrs_tso", directory / f"{ROOT}_uncal.fits", "--output_dir", tmp_path,
+        "--steps.detrended_white_light.drift_table=no_such_table.ecsv", cwd=tmp_path, check=False,
     )  # fmt: skip
     log = result.stdout + result.stderr
     assert result.returncode != 0
@@ -241,7 +265,10 @@ def test_failure_in_the_white_light_keeps_every_earlier_product(uncal_run, tmp_p
     assert not (tmp_path / f"{ROOT}_whtlt.ecsv").exists()
 
 
-def test_segmented_exposure_resumes_from_mixed_stages(tmp_path):
+@pytest.mark.subprocess
+def test_segmented_exposure_resumes_from_mixed_stages(
+    tmp_path, offline_crds_cache, strun, association
+):
     """A run that stopped after segment 1: its calints and segment 2's rateints go back in.
 
     Segment 2 is drift-corrected against the reference frame that the first run wrote
@@ -255,8 +282,8 @@ def test_segmented_exposure_resumes_from_mixed_stages(tmp_path):
     truth = tmp_path / f"{root}_truth.ecsv"
     first = tmp_path / "first"
     first.mkdir()
-    asn = _association(tmp_path, uncal, root)
-    _strun("lrs_tso", asn, "--output_dir", first, *orbit_arguments(truth), cwd=tmp_path)
+    asn = association(tmp_path, uncal, root)
+    strun("lrs_tso", asn, "--output_dir", first, *orbit_arguments(truth), cwd=tmp_path)
     for name in ("seg001_x1dints.fits", "seg002_x1dints.fits", "seg001_drift.ecsv"):
         assert (first / f"{root}_{name}").is_file(), name
 
@@ -266,8 +293,8 @@ def test_segmented_exposure_resumes_from_mixed_stages(tmp_path):
     for member in members:
         shutil.copy(member, second / member.name)
     shutil.copy(first / f"{root}_driftref.fits", second)
-    asn = _association(second, [second / m.name for m in members], root)
-    result = _strun("lrs_tso", asn, "--output_dir", second, *orbit_arguments(truth), cwd=second)
+    asn = association(second, [second / m.name for m in members], root)
+    result = strun("lrs_tso", asn, "--output_dir", second, *orbit_arguments(truth), cwd=second)
     log = result.stdout + result.stderr
     assert len(_skip_lines(log, "photom")) == 1  # segment 1 only
     assert log.count("Step photom running") == 1  # segment 2
@@ -345,7 +372,9 @@ def test_photom_done_without_wcs_is_refused():
     stages.check_wcs_for_resume({"flat_field": "COMPLETE"}, False, "x")  # re-assignable
 
 
-def test_official_style_calints_gets_only_the_missing_steps(uncal_run, tmp_path, caplog):
+def test_official_style_calints_gets_only_the_missing_steps(
+    uncal_run_in_process, tmp_path, caplog
+):
     """A calints as calwebb_spec2 (or jwst 2.x) leaves it: photom done, no drift, no INTSTART.
 
     ``wavelength_drift`` and the extraction run, photom is not applied again, and the
@@ -355,7 +384,7 @@ def test_official_style_calints_gets_only_the_missing_steps(uncal_run, tmp_path,
 
     from jwst_tso_ext.pipeline import LrsTsoPipeline
 
-    _, out, _, _ = uncal_run
+    _, out, _, _ = uncal_run_in_process
     with datamodels.CubeModel(str(out / f"{ROOT}_calints.fits")) as model:
         del model.drift_table
         del model.meta.wavelength_drift
@@ -384,10 +413,10 @@ def test_official_style_calints_gets_only_the_missing_steps(uncal_run, tmp_path,
     np.testing.assert_allclose(flux, expected, rtol=0.03)
 
 
-def test_calints_with_photom_done_but_no_wcs_is_refused(uncal_run, tmp_path):
+def test_calints_with_photom_done_but_no_wcs_is_refused(uncal_run_in_process, tmp_path):
     from jwst_tso_ext.pipeline import LrsTsoPipeline
 
-    _, out, _, _ = uncal_run
+    _, out, _, _ = uncal_run_in_process
     with datamodels.CubeModel(str(out / f"{ROOT}_calints.fits")) as model:
         model.meta.wcs = None
         model.save(tmp_path / "nowcs_calints.fits")

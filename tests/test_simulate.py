@@ -328,17 +328,13 @@ def test_chunking_does_not_change_output(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_detector1_with_offline_references_recovers_injected_rates(tmp_path):
+def test_detector1_with_offline_references_recovers_injected_rates(tmp_path, offline_crds_cache):
     """The official stage 1 with the offline references undoes exactly what was injected."""
-    from jwst_tso_ext.crds_cache.build import build_cache
-    from jwst_tso_ext.crds_cache.environment import offline_crds
     from jwst_tso_ext.pipeline.tso_detector1 import TsoDetector1Pipeline
 
     config = SimulationConfig(nints=3, ngroups=8, **QUIET)
     path = simulate_exposure(config, tmp_path)[0]
-    cache = build_cache(tmp_path / "crds")
-    with offline_crds(cache):
-        result = TsoDetector1Pipeline.call(str(path))
+    result = TsoDetector1Pipeline.call(str(path))
     rate, _ = noiseless_rates(config)
     expected = rate.mean(axis=0) - detector.DARK_RATE_DN_S
     illuminated = np.s_[:, geometry.N_REFERENCE_COLUMNS :]

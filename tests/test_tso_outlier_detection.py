@@ -228,7 +228,7 @@ def test_rank_bounded_flags_equal_the_full_rolling_median():
         assert np.array_equal(got, expected), (total, window, first)
 
 
-def test_lrs_tso_flags_simulated_outliers_across_segments(tmp_path):
+def test_lrs_tso_flags_simulated_outliers_across_segments(tmp_path, offline_crds_cache):
     """End to end on two segments with injected outliers: flags in the crfints, counts in
     the drift table, bins that lost a pixel marked DO_NOT_USE in the x1dints."""
     from jwst_tso_ext.pipeline import LrsTsoPipeline

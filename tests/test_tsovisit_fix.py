@@ -3,9 +3,7 @@
 import hashlib
 import logging
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -260,18 +258,14 @@ def test_input_file_not_modified(tmp_path):
     assert _sha256(path) == digest
 
 
-def _strun():
-    candidate = Path(sys.executable).parent / "strun"
-    return str(candidate) if candidate.exists() else shutil.which("strun")
-
-
-def test_strun_subprocess(tmp_path):
+@pytest.mark.subprocess
+def test_strun_subprocess(tmp_path, command_path):
     path = tmp_path / "sim_uncal.fits"
     mirisim_ramp(nints=3, ngroups=100).save(path)
     digest = _sha256(path)
     env = dict(os.environ, STPIPE_DISABLE_CRDS_STEPPARS="true")
     proc = subprocess.run(
-        [_strun(), "tsovisit_fix", str(path), f"--output_dir={tmp_path / 'out'}"],
+        [command_path("strun"), "tsovisit_fix", str(path), f"--output_dir={tmp_path / 'out'}"],
         capture_output=True,
         text=True,
         env=env,

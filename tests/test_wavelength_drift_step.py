@@ -22,7 +22,7 @@ STATIC = (0.3, 0.5)
 
 
 @pytest.fixture(autouse=True)
-def _no_crds_steppars(monkeypatch):
+def _no_crds_steppars(monkeypatch, offline_crds_cache):
     monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "true")
 
 

@@ -10,16 +10,15 @@ from pathlib import Path
 
 import pytest
 from astropy.table import Table
-from test_lrs_tso_pipeline import _strun
 
 REALDATA = Path(__file__).parent / "data" / "realdata"
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("kind", ["rateints", "calints"])
-def test_ngts10_static_offset_declined_or_small(tmp_path, kind):
+def test_ngts10_static_offset_declined_or_small(tmp_path, kind, offline_crds_cache, strun):
     source = REALDATA / f"ngts10_sim_mirisim_4int_{kind}.fits"
-    result = _strun("lrs_tso", source, "--output_dir", tmp_path / "out", cwd=tmp_path)
+    result = strun("lrs_tso", source, "--output_dir", tmp_path / "out", cwd=tmp_path)
     log = result.stdout + result.stderr
     drift = Table.read(tmp_path / "out" / "ngts10_sim_mirisim_4int_drift.ecsv")
     if drift.meta["static_y_method"] == "declined":

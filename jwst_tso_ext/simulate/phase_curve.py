@@ -147,7 +147,9 @@ def visible_fraction(phase, a_rs, impact_parameter, radius_ratio):
     cos_i = impact_parameter / a_rs
     z = a_rs * np.sqrt(np.sin(angle) ** 2 + (cos_i * np.cos(angle)) ** 2)
     hidden = np.where(np.cos(angle) < 0.0, _overlap_area(z, radius_ratio), 0.0)
-    return 1.0 - hidden / (np.pi * radius_ratio**2)
+    area = np.pi * np.asarray(radius_ratio, dtype=float) ** 2
+    # no planet disk (radius_ratio 0): nothing hidden, the planet is all visible
+    return 1.0 - np.where(area > 0, hidden / np.where(area > 0, area, 1.0), 0.0)
 
 
 def relative_flux(times, t0, period, a_rs, impact_parameter, radius_ratio, offset_deg, fp_day,

@@ -11,9 +11,10 @@ import bit_identical
 import pytest
 
 
-@pytest.mark.slow
+@pytest.mark.dask
+@pytest.mark.subprocess
 @pytest.mark.parametrize("scheduler", [None, "local:2"])
-def test_products_equal_the_stored_digests(tmp_path, scheduler):
+def test_products_equal_the_stored_digests(tmp_path, scheduler, offline_crds_cache):
     asn = bit_identical.simulate(tmp_path / "sim")
     out = bit_identical.run_lrs_tso(asn, tmp_path / "out", scheduler)
     expected = json.loads(bit_identical.DIGESTS.read_text())

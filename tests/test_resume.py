@@ -224,8 +224,9 @@ def test_detrended_tso3_on_x1dints_association(uncal_run, tmp_path, strun, assoc
 def test_detrended_tso3_on_calints_association(uncal_run, tmp_path, strun, association):
     """The stage-3 round trip: jwst's extract_1d on the calints, same white light.
 
-    ``outlier_detection`` is skipped: lrs_tso does not run it, and on this exposure it
-    flags 4 pixels (white light then differs by up to 1.2e-3).
+    ``outlier_detection`` is skipped here. lrs_tso runs its own ``tso_outlier_detection``
+    after the calints are saved, so an integration where it flagged pixels (the drift
+    table's ``n_outliers``) may differ; every other integration matches to 1e-6.
     """
     _, out, truth, _ = uncal_run
     shutil.copy(out / f"{ROOT}_calints.fits", tmp_path / "seg_calints.fits")
@@ -239,7 +240,11 @@ def test_detrended_tso3_on_calints_association(uncal_run, tmp_path, strun, assoc
     assert _ran(log, "extract_1d")
     whtlt = Table.read(tmp_path / "tso3_whtlt.ecsv", format="ascii.ecsv")
     reference = Table.read(out / f"{ROOT}_whtlt.ecsv", format="ascii.ecsv")
-    assert np.max(np.abs(whtlt["whitelight_flux"] / reference["whitelight_flux"] - 1)) <= 1e-6
+    drift = Table.read(out / f"{ROOT}_drift.ecsv", format="ascii.ecsv")
+    flagged = np.isin(reference["int_num"], drift["int_num"][drift["n_outliers"] > 0])
+    assert flagged.sum() < len(flagged) // 4  # a few cosmic-ray hits, not every integration
+    ratio = np.asarray(whtlt["whitelight_flux"] / reference["whitelight_flux"])
+    assert np.max(np.abs(ratio[~flagged] - 1)) <= 1e-6
     np.testing.assert_array_equal(whtlt["x_shift"], reference["x_shift"])
 
 

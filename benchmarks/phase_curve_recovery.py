@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from jwst_tso_ext.detrended_white_light.detrended_white_light_step import DEFAULT_FREE
+from jwst_tso_ext.lightcurve.fit_selection import DEFAULT_FREE
 from jwst_tso_ext.lightcurve.fit_selection import detrend
 
 RESULTS = Path(__file__).parent / "results"

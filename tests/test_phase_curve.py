@@ -218,9 +218,47 @@ def test_step_options_for_a_phase_curve():
                                       period=PERIOD).light_curve_options()
     assert options["astrophysical"] == "phase_curve"
     assert options["phase_order"] == "bic"
-    assert options["free_params"] == ["t0", "rp", "a", "inc", "fp_day", "fp_night",
-                                      "phase_sin1"]
+    assert options["free_params"] is None  # detrend's default for the kind
     assert options["astro_params"]["period"] == PERIOD
+
+
+def test_default_free_parameters_fit_the_phase_function():
+    """No free_params named: the phase function is fitted, with errors (not held at 0)."""
+    planet = lambda phi: sinusoid(phi, 1.5e-3, 1e-3, 10.0)  # noqa: E731
+    time, flux = phase_curve_light_curve(planet, nints=600)
+    kwargs = dict(astrophysical="phase_curve", astro_params={"period": PERIOD},
+                  ramp="none", poly_order=0)
+    result = detrend(time, flux, np.full(time.size, 3e-4), **kwargs)
+    p = result["parameters"]
+    assert p["fp_day"][0] == pytest.approx(planet(0.5), abs=1e-6)
+    assert p["fp_night"][0] == pytest.approx(planet(0.0), abs=1e-6)
+    assert p["fp_day"][1] > 0 and p["fp_night"][1] > 0
+
+
+def test_drifting_regressor_gets_its_trend_back():
+    """A pointing regressor = slow drift + jitter; the flux follows the jitter only.
+
+    Added to a constant baseline, the regressor imposes its drift as a trend that only
+    the phase function can take up (so its coefficient is pulled to half the truth, and
+    on the simulated 9,000-integration phase curve fp_night moved by -3 sigma); chosen
+    together with the polynomial order, the trend comes back and the coefficient is
+    the flux's dependence on position.
+    """
+    planet = lambda phi: sinusoid(phi, 1.5e-3, 1e-3, 10.0)  # noqa: E731
+    rng = np.random.default_rng(1)
+    time, flux = phase_curve_light_curve(planet)
+    jitter = rng.normal(0.0, 0.005, time.size)
+    y_shift = np.linspace(-0.01, 0.01, time.size) + jitter
+    flux = flux * (1 - 0.05 * jitter) + rng.normal(0.0, 3e-4, time.size)
+    result = fit(time, flux, regressors={"y_shift": y_shift}, poly_order=1)
+    p = result["parameters"]
+    assert result["model"].regressor_names == ["y_shift"]
+    assert result["model"].poly_order == 1
+    # d is per standard deviation of the regressor
+    slope, slope_err = (v / np.std(y_shift) for v in p["d_y_shift"])
+    assert slope == pytest.approx(-0.05, abs=3 * slope_err)
+    for name, phase in (("fp_night", 0.0), ("fp_day", 0.5)):
+        assert abs(p[name][0] - planet(phase)) < 3 * p[name][1]
 
 
 # ----------------------------------------------------------------- step

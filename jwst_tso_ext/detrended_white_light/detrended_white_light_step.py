@@ -25,15 +25,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DetrendedWhiteLightStep", "fit_white_light"]
 
-DEFAULT_FREE = {
-    "transit": ["t0", "rp", "a", "inc"],
-    "eclipse": ["t0", "fp", "a"],
-    # the second-order phase coefficients join by BIC (phase_order)
-    "phase_curve": ["t0", "rp", "a", "inc", "fp_day", "fp_night", "phase_sin1"],
-    "out_of_transit": [],
-    "none": [],
-}
-
 
 class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, LightCurveTableInput, Step):
     """Sum x1dints spectra (or read a light-curve table) and fit systematics and a transit."""
@@ -224,7 +215,7 @@ class DetrendedWhiteLightStep(PackageStepMixin, LightCurveFitOptions, LightCurve
             ramp_selection=self.ramp_selection,
             astrophysical=astro,
             astro_params={k: getattr(self, k) for k in USER_PARAMS},
-            free_params=self.free_params if self.free_params is not None else DEFAULT_FREE[astro],
+            free_params=self.free_params,
             windows=self.windows,
             search_min_snr=self.search_min_snr,
             transit_shape=self.transit_shape,

@@ -65,6 +65,15 @@ __all__ = ["detrend", "DEFAULT_IMPACT_STARTS", "LIMB_DARKENING_CHOICES", "RAMP_L
 
 #: Impact parameters the fit is started from when the orbit is not given.
 DEFAULT_IMPACT_STARTS = (0.1, 0.5, 0.8)
+#: astrophysical parameters fitted when none are named, per kind of model (the
+#: second-order phase coefficients join by BIC through ``phase_order``)
+DEFAULT_FREE = {
+    "transit": ["t0", "rp", "a", "inc"],
+    "eclipse": ["t0", "fp", "a"],
+    "phase_curve": ["t0", "rp", "a", "inc", "fp_day", "fp_night", "phase_sin1"],
+    "out_of_transit": [],
+    "none": [],
+}
 
 #: Ramp models, fewest terms first (``ramp`` options).
 RAMP_LEVELS = ("none", "single", "double")
@@ -288,7 +297,7 @@ def detrend(
     ramp="single", ramp_selection="bic", ramp_tau=(0.01, 0.05), ramp_tau_fixed=False,
     regressor_selection="bic",
     regressor_min_delta_bic=10.0,
-    astrophysical="transit", astro_params=None, free_params=("t0", "rp", "a", "inc"),
+    astrophysical="transit", astro_params=None, free_params=None,
     windows=None, min_out_of_transit=20, search_min_snr=5.0, transit_shape="bic",
     shape_min_delta_bic=10.0,
     impact_starts=DEFAULT_IMPACT_STARTS, limb_darkening="bic", scale_by_chi2=True,
@@ -331,8 +340,9 @@ def detrend(
     astro_params : dict, optional
         Given values of :data:`~jwst_tso_ext.lightcurve.model.ASTRO_PARAMS`
         (None entries are unknown).
-    free_params : sequence of str
-        Astrophysical parameters fitted (``a``/``inc`` mean the transit shape).
+    free_params : sequence of str, optional
+        Astrophysical parameters fitted (``a``/``inc`` mean the transit shape); None:
+        :data:`DEFAULT_FREE` of ``astrophysical``.
     windows : sequence of float, optional
         For ``out_of_transit``: flat list of (start, end) times excluded from the fit.
     min_out_of_transit : int
@@ -405,6 +415,11 @@ def detrend(
                  "transit_shape": None, "limb_darkening_bic": None}
     if str(phase_order) not in PHASE_ORDERS:
         raise ValueError(f"phase_order must be one of {PHASE_ORDERS}, not {phase_order!r}")
+    if astrophysical not in DEFAULT_FREE:
+        raise ValueError(f"astrophysical must be one of {tuple(DEFAULT_FREE)}, "
+                         f"not {astrophysical!r}")
+    if free_params is None:
+        free_params = DEFAULT_FREE[astrophysical]
     free_params, ld_plan = _limb_darkening_plan(limb_darkening, astrophysical, astro_params,
                                                 free_params)
     if astrophysical in ("transit", "eclipse") and (astro_params or {}).get("period") is None:
@@ -597,20 +612,25 @@ def detrend(
     while regressor_selection == "bic" and remaining:
         trials = {}
         warm = _values_by_name(model, fit)
+        # a regressor that drifts slowly carries a time trend: with it, the polynomial
+        # order is chosen again (a drifting y_shift added to the order-0 baseline of a
+        # phase curve imposed its drift as a trend and biased fp_night by -3 sigma)
         for name in remaining:
-            trial_model, trial_fit, reason = fit_structure(
-                kind, ramp_level, order, kept + [name], warm, [None],
-                [p for p in model.free_astro], chosen_shape)
-            label = f"{kind}: " + _label(ramp_level, order, kept + [name])
-            candidates[label] = reason if trial_fit is None else bic_of(trial_fit)
-            if trial_fit is not None:
-                trials[name] = (trial_model, trial_fit, bic_of(trial_fit))
+            for trial_order in (orders if poly_selection == "bic" else (order,)):
+                trial_model, trial_fit, reason = fit_structure(
+                    kind, ramp_level, trial_order, kept + [name], warm, [None],
+                    [p for p in model.free_astro], chosen_shape)
+                label = f"{kind}: " + _label(ramp_level, trial_order, kept + [name])
+                candidates[label] = reason if trial_fit is None else bic_of(trial_fit)
+                if trial_fit is not None:
+                    trials[name, trial_order] = (trial_model, trial_fit, bic_of(trial_fit))
         if not trials:
             break
-        name = min(trials, key=lambda k: trials[k][2])
-        if trials[name][2] > best_bic - regressor_min_delta_bic:
+        name, trial_order = min(trials, key=lambda k: trials[k][2])
+        if trials[name, trial_order][2] > best_bic - regressor_min_delta_bic:
             break
-        model, fit, best_bic = trials[name]
+        model, fit, best_bic = trials[name, trial_order]
+        order = trial_order
         kept.append(name)
         remaining.remove(name)
     selection["regressors_dropped"] = [n for n in candidates_all if n not in model.regressor_names]

@@ -361,3 +361,39 @@ def test_a_reference_given_to_process_wins_over_the_parameter(drifting):
     assert Table(given.drift_table)["x_shift"][0] == pytest.approx(0.0, abs=1e-8)
     assert given.meta.wavelength_drift.reference == "0"
     assert not given.hasattr("drift_reference")
+
+
+def test_static_offset_judged_alike_against_the_pipeline_reference_image(drifting, tmp_path):
+    """lrs_tso's ``_driftref.fits`` holds the median frame and one integration's err.
+
+    The static offset's variance is that of the median (``pi / 2 / count`` of one
+    integration's): the image records the count, so every segment judges the offset
+    with the count of the frame it was made from, not with its own number of
+    integrations (a short last segment had another chi-square). An image without the
+    count is taken at its own err.
+    """
+    model, _, _ = drifting
+    step = WavelengthDriftStep(correct_drift="none")
+    in_place = step.run(model).meta.wavelength_drift
+    frame, error = step.reference_frame(model)
+    count = step.reference_frame_count(model, "median")
+    assert count > 1
+    paths = {}
+    for name, recorded in (("with_count", count), ("without", None)):
+        image = datamodels.ImageModel(data=frame)
+        image.err = error
+        if recorded is not None:
+            image.meta.wavelength_drift = {"reference_frames": recorded}
+        paths[name] = str(tmp_path / f"{name}_driftref.fits")
+        image.save(paths[name])
+    short_segment = model.copy()
+    short_segment.data = short_segment.data[:3]
+    assert step.reference_frame_count(short_segment, paths["with_count"]) == count
+    assert step.reference_frame_count(short_segment, paths["without"]) == 1
+    assert step.reference_frame_count(model, "0") == 1
+    from_image = step.run(model, paths["with_count"]).meta.wavelength_drift
+    # (the image is float32: 2e-4 px from the frame made in place)
+    assert from_image.static_y_method == in_place.static_y_method == "rayleigh_jeans"
+    assert from_image.static_y_offset == pytest.approx(in_place.static_y_offset, abs=1e-3)
+    assert from_image.static_y_offset_err == pytest.approx(in_place.static_y_offset_err,
+                                                           rel=0.02)

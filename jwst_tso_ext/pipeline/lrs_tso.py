@@ -379,6 +379,11 @@ class LrsTsoPipeline(PackageStepMixin, Pipeline):
             image = datamodels.ImageModel(data=frame)
             image.err = error
             image.update(cube, only="PRIMARY")
+            # err is that of one integration: the static offset's checks need the count
+            image.meta.wavelength_drift = {
+                "reference_frames": self.wavelength_drift.reference_frame_count(
+                    cube, self.wavelength_drift.reference)
+            }
         directory = Path(self.output_dir or ".") if self.save_results else Path(scratch_dir)
         path = atomic_save(image, directory / drift_reference_name(root))
         log.info(

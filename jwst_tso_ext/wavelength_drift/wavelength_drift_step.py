@@ -173,7 +173,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
             )
 
         # static offset
-        static = self._static_y_offset(result, ref)
+        static = self._static_y_offset(result, ref, reference)
         y_static = static["static_y_offset"]
         x_static = wavelength_solution.static_x_offset(ref.frame, ref.columns, ref.rows, y_static)
         log.info("Static x offset from the trace position: %.4f px", x_static)
@@ -267,7 +267,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         ref = self._make_reference(model, self.reference)
         return ref.frame.astype(np.float32), np.sqrt(ref.variance).astype(np.float32)
 
-    def _static_y_offset(self, model, ref):
+    def _static_y_offset(self, model, ref, reference):
         """Static dispersion offset, its error and how it was found (``meta.wavelength_drift``).
 
         The fit (`static_offset.estimate_static_y_offset`) locates the sharp edges of
@@ -317,7 +317,7 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         spectrum = np.nansum(ref.frame[:, ref.columns], axis=1)
         # the reference is a median of n_frames integrations; ref.variance is that of one
         variance = np.nansum(ref.variance[:, ref.columns], axis=1) * (
-            0.5 * np.pi / self._reference_frame_count(model)
+            0.5 * np.pi / self.reference_frame_count(model, reference)
         )
         estimate = static_offset.estimate_static_y_offset(
             spectrum,
@@ -362,12 +362,27 @@ class WavelengthDriftStep(PackageStepMixin, Step):
         )
         return static
 
-    def _reference_frame_count(self, model):
-        """Integrations entering the reference frame (1 for one integration or an image)."""
-        if str(self.reference).strip().lower() != "median":
+    def reference_frame_count(self, model, reference):
+        """Integrations whose median is the reference frame.
+
+        ``'median'``: those of ``model`` the median takes; an integration index: 1; an
+        image: the count it records (``meta.wavelength_drift.reference_frames``, written
+        with the pipeline's ``_driftref.fits``), else 1.
+        """
+        text = str(reference).strip()
+        if text.lower() == "median":
+            nints = model.data.shape[0]
+            return len(range(0, nints, max(1, -(-nints // self.max_reference_frames))))
+        if not Path(text).is_file():
             return 1
-        nints = model.data.shape[0]
-        return len(range(0, nints, max(1, -(-nints // self.max_reference_frames))))
+        with datamodels.ImageModel(text) as image:
+            count = getattr(image.meta, "wavelength_drift", None)
+            count = getattr(count, "reference_frames", None) if count is not None else None
+        if count is None:
+            log.info("Reference image %s does not record how many integrations it is the "
+                     "median of: its err is taken as its own", text)
+            return 1
+        return int(count)
 
     def _wavelength_of_row(self, model, x_center):
         """Nominal wavelength per row (specwcs table, or the exposure's WCS) and its source."""

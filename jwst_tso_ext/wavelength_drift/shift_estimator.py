@@ -61,6 +61,7 @@ from scipy.interpolate import CubicSpline
 from scipy.ndimage import uniform_filter1d
 from scipy.special import erf
 from stdatamodels.jwst.datamodels import dqflags
+from threadpoolctl import threadpool_limits
 
 from jwst_tso_ext.parallel import map_in_threads
 from jwst_tso_ext.progress import IntegrationProgress
@@ -768,7 +769,11 @@ def measure_shifts(
 
     progress = IntegrationProgress(log, "wavelength_drift: shifts measured", nints)
     parts = []
-    for part in map_in_threads(fit, range(0, nints, chunk_size), n_threads):
-        parts.append(part)
-        progress.advance(len(part["x_shift"]))
+    # one BLAS thread: the chunks' matrix products then round alike wherever they run
+    # (a dask worker has one BLAS thread; a threaded BLAS splits the sums otherwise and
+    # x_shift differed by 1e-17 between a serial run and --scheduler=local:2)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for part in map_in_threads(fit, range(0, nints, chunk_size), n_threads):
+            parts.append(part)
+            progress.advance(len(part["x_shift"]))
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 from jwst_tso_ext.miri_lrs import detector, geometry
 from jwst_tso_ext.simulate import scene
@@ -369,3 +370,22 @@ def test_integer_shifts_move_pixels_exactly_and_unknown_shifts_are_flagged():
     # columns kept
     assert np.isnan(out[3, :, 4:]).all() and (out_dq[3, :, 4:] & 1).all()
     assert np.array_equal(out[3, :, :4], data[3, :, :4])
+
+
+def test_shifts_do_not_depend_on_the_callers_blas_thread_count():
+    """A serial run (threaded BLAS) and a Dask worker (one BLAS thread) give equal shifts.
+
+    The chunks' matrix products are summed in another order when BLAS splits them over
+    threads; x_shift then differed in its last bits between ``lrs_tso`` serially and on
+    ``--scheduler=local:2``.
+    """
+    rng = np.random.default_rng(12)
+    xs, ys = rng.normal(0.0, 0.05, (2, 300))
+    data, err, dq = simulate(xs, ys, ngroups=10, seed=12)
+    ref = shift_estimator.make_reference(data, err, dq)
+    results = []
+    for n_blas in (1, 2):
+        with threadpool_limits(limits=n_blas, user_api="blas"):
+            results.append(shift_estimator.measure_shifts(data, err, dq, ref, chunk_size=300))
+    for key in results[0]:
+        assert np.array_equal(results[0][key], results[1][key], equal_nan=True), key

@@ -18,8 +18,9 @@ a 1,000 s orbit): the same checks in a few minutes.
 
 ``WORKDIR/sim`` holds the simulation, ``WORKDIR/serial`` and ``WORKDIR/local2`` the
 runs. Writes ``benchmarks/results/phase_curve_end_to_end_<UTC>.md`` and prints it.
-About 17 min to simulate and 30-60 min per run on two shared cores; 7 GB of uncal
-files and about 15 GB of products per run.
+4-17 min to simulate, 9-13 min serially and 4.5-9 min on ``local:2`` on two cores
+(``results/phase_curve_end_to_end_2026-12-06T2041Z.md`` and ``T0643Z``); 7 GB of
+uncal files and about 15 GB of products per run.
 """
 
 import argparse

@@ -201,3 +201,42 @@ def test_limb_darkened_transit_keeps_the_physical_shape(seed):
     assert "rp_shape" not in result["model"].free_astro
     rp, rp_err = result["parameters"]["rp"]
     assert abs(rp - 0.078) < 3 * rp_err
+
+
+def test_a_row_left_out_of_the_fit_does_not_stretch_the_time_axis():
+    """A fill-value row (time 0, flux 0, error 0), excluded from the fit, changes nothing.
+
+    Such a row is what ``np.asarray`` of a masked table column gives; the model's time
+    axis (ramp start, polynomial scale, ramp timescale bounds) is that of the points
+    fitted, so the fit equals the one without the row.
+    """
+    spectra, _, truth = make_spectra(ISSUE_SCENE, seed=5)
+    time, flux, err = white(spectra)
+    middle = time.size // 2
+    with_row = [np.insert(a, middle, 0.0) for a in (time, flux, err)]
+    fits = [detrend(*arrays, ramp="single") for arrays in ((time, flux, err), with_row)]
+    (rp, rp_err), (rp_row, rp_row_err) = (f["parameters"]["rp"] for f in fits)
+    assert (fits[1]["model"].n_ramp, fits[1]["model"].poly_order) == (
+        fits[0]["model"].n_ramp, fits[0]["model"].poly_order)
+    assert rp_row == pytest.approx(rp, rel=1e-6) and rp_row_err == pytest.approx(rp_err, rel=1e-3)
+    assert abs(rp**2 - truth["depth"]) < 4 * 2 * rp * rp_err
+
+
+@pytest.mark.parametrize("seed", [12, 13])
+def test_limb_darkening_at_zero_holds_q2_and_leaves_the_depth_error_alone(seed):
+    """q1 = 0 is a uniform disc whatever q2: q2 gets no error and rp's error is sound.
+
+    On the issue scene (a trapezoid, no limb darkening) q1 ends at 0. q2's column was
+    then numerical noise (its error ~1e4) and made rp's error depend on the
+    parameterisation: moving the ramp's start by five integrations took it from 0.00032
+    to 0.00129. Held, it equals the error of the fit with u1 = u2 = 0 given.
+    """
+    spectra, regressors, _ = make_spectra(ISSUE_SCENE, seed)
+    time, flux, err = white(spectra)
+    free = detrend(time, flux, err, ramp="single")
+    held = detrend(time, flux, err, ramp="single", limb_darkening="fixed",
+                   astro_params={"u1": 0.0, "u2": 0.0})
+    assert free["parameters"]["q1"][0] < 1e-6
+    assert np.isnan(free["parameters"]["q2"][1])
+    rp_err, rp_err_held = free["parameters"]["rp"][1], held["parameters"]["rp"][1]
+    assert rp_err == pytest.approx(rp_err_held, rel=0.1)

@@ -54,7 +54,9 @@ chi-square exceeds 1 the covariance is multiplied by it (``scale_by_chi2``), so 
 account for noise beyond the propagated errors but never shrink below them. A
 limb-darkening ``q1``/``q2`` that ends on its bound (0 or 1) is held there for the
 covariance (its error NaN, a warning returned): its column made the linear errors of
-the others meaningless.  Optionally
+the others meaningless. ``q1 = 0`` is a uniform disc whatever ``q2``, so ``q2`` is
+then held too. The time axis (ramp start, polynomial scale, ramp timescale bounds) is
+that of the points fitted.  Optionally
 emcee samples the posterior (uniform priors inside the bounds, Gaussian likelihood with
 the same, possibly chi2-scaled, errors).
 """
@@ -152,8 +154,12 @@ class LightCurveModel:
         self.time = np.asarray(time, dtype=float)
         n = self.time.size
         fit_mask = np.ones(n, bool) if fit_mask is None else np.asarray(fit_mask, bool)
-        self.t_start = np.nanmin(self.time)
-        span = np.nanmax(self.time) - self.t_start
+        # the time axis (start, span, cadence) of the points fitted: a row left out of
+        # the fit (a table's fill value, time 0) must not stretch it
+        axis = np.isfinite(self.time) & fit_mask
+        axis_time = self.time[axis] if axis.any() else self.time[np.isfinite(self.time)]
+        self.t_start = np.min(axis_time)
+        span = np.max(axis_time) - self.t_start
         self.span = span if span > 0 else 1.0
         self.tau = 2.0 * (self.time - self.t_start) / self.span - 1.0
         self.poly_order = int(poly_order)
@@ -168,7 +174,7 @@ class LightCurveModel:
         self.fit_ramp_tau = bool(fit_ramp_tau)
         # A ramp faster than one integration or slower than a quarter of the observation
         # is degenerate with a single point or with the polynomial: bound the timescales.
-        steps = np.diff(np.sort(self.time[np.isfinite(self.time)]))
+        steps = np.diff(np.sort(axis_time))
         cadence = np.median(steps) if steps.size else self.span
         self.tau_min = max(cadence, 1e-6)
         self.tau_max = max(self.span / 4.0, 2.0 * self.tau_min)
@@ -424,7 +430,9 @@ class LightCurveModel:
         dt = self.time - self.t_start
         for k in range(self.n_ramp):
             tau = theta[i + 1] if self.fit_ramp_tau else self.ramp_tau[k]
-            ramp += theta[i] * np.exp(-dt / tau)
+            # a row left out of the fit may lie long before its start: inf there
+            with np.errstate(over="ignore"):
+                ramp += theta[i] * np.exp(-dt / tau)
             i += 2 if self.fit_ramp_tau else 1
         decor = np.ones_like(self.time)
         for k in range(len(self.regressor_names)):
@@ -651,6 +659,14 @@ def fit_light_curve(
     for i in held:
         warnings.append(f"{model.names[i]} ended at its bound ({res.x[i]:.3g}): the limb "
                         "darkening is held there for the errors (no error of its own).")
+    # q1 = 0 is a uniform disc whatever q2 (u1 = 2 sqrt(q1) q2, u2 = sqrt(q1) (1 - 2 q2)):
+    # q2's column is then numerical noise, and left in it made the depth error depend on
+    # the parameterisation (a box's rp error 4x its value when the ramp's start moved)
+    q1_at_zero = [i for i in held if model.names[i] == "q1" and res.x[i] - lo[i] < 1e-6]
+    if q1_at_zero and "q2" in model.names and model.names.index("q2") not in held:
+        held.append(model.names.index("q2"))
+        warnings.append("q1 ended at 0 (no limb darkening): q2 has no effect there and is "
+                        "held for the errors (no error of its own).")
     keep = np.setdiff1d(np.arange(n_free), held)
     jn = res.jac[:, keep] / norms[keep]
     singular = np.linalg.svd(jn, compute_uv=False)

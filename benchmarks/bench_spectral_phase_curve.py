@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jwst_tso_ext.lightcurve.fit_selection import DEFAULT_FREE
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
 from jwst_tso_ext.lightcurve.binning import bin_edges
+from jwst_tso_ext.lightcurve.fit_selection import DEFAULT_FREE
 from jwst_tso_ext.simulate import phase_curve as injected
 from jwst_tso_ext.spectral_light_curves import spectral
 

@@ -80,7 +80,8 @@ def main(argv=None):
         f"# WASP-107 b white light vs Eureka! ({datetime.now(timezone.utc):%Y-%m-%dT%H%MZ})",
         "",
         "`python benchmarks/check_wasp107b.py`: the vendored Eureka! table (4096 "
-        "integrations, one masked row skipped by the step's table reader), `detrend` with `DetrendedWhiteLightStep(period=5.7214742)`'s "
+        "integrations, one masked row skipped by the step's table reader), `detrend` "
+        "with `DetrendedWhiteLightStep(period=5.7214742)`'s "
         "options, the step's sigma clipping; reference rp = "
         f"{REFERENCE_RP} +/- {REFERENCE_RP_ERR} (Eureka! emcee, free quadratic limb "
         "darkening).",

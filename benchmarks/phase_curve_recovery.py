@@ -40,8 +40,7 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from jwst_tso_ext.lightcurve.fit_selection import DEFAULT_FREE
-from jwst_tso_ext.lightcurve.fit_selection import detrend
+from jwst_tso_ext.lightcurve.fit_selection import DEFAULT_FREE, detrend
 
 RESULTS = Path(__file__).parent / "results"
 QUANTITIES = ("fp_day", "fp_night", "phase_offset_deg")

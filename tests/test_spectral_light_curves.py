@@ -7,9 +7,9 @@ from astropy.table import Table
 from jwst.datamodels.utils.tso_multispec import make_tso_specmodel
 from stdatamodels.jwst import datamodels
 
-from jwst_tso_ext.lightcurve.fit_selection import DEFAULT_FREE
 from jwst_tso_ext.detrended_white_light.light_curve import make_detrended_light_curve
 from jwst_tso_ext.lightcurve.binning import bin_edges, sum_bins, sum_white_light
+from jwst_tso_ext.lightcurve.fit_selection import DEFAULT_FREE
 from jwst_tso_ext.spectral_light_curves.spectral import fit_spectral_light_curves
 from jwst_tso_ext.steps import SpectralLightCurvesStep
 

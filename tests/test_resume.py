@@ -397,7 +397,8 @@ def test_official_style_calints_gets_only_the_missing_steps(
         model.meta.exposure.integration_start = None
         model.meta.exposure.integration_end = None
         model.save(tmp_path / "official_calints.fits")
-    pipeline = LrsTsoPipeline(save_results=False)
+    # output_dir: the segment's crfints is written (it was, into the working directory)
+    pipeline = LrsTsoPipeline(save_results=False, output_dir=str(tmp_path))
     pipeline.detrended_white_light.skip = True
     with caplog.at_level(logging.INFO):
         x1d = pipeline.run(str(tmp_path / "official_calints.fits"))

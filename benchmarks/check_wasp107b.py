@@ -4,7 +4,7 @@ The Eureka! stage-5 table vendored in ``tests/data/realdata/`` (JWST program 128
 source and licence in the README there) is fitted through
 :func:`jwst_tso_ext.lightcurve.fit_selection.detrend` with the white-light step's
 default options and only the period given, as a user with a light-curve table would
-(the table read by the step's reader, `jwst_tso_ext.lightcurve.tables.read_light_curve`):
+(the step's own table route, `DetrendedWhiteLightStep.white_light`, without products):
 the transit search finds the event, BIC chooses the systematics and the regressors,
 the limb darkening is the step's default. The light curve is sigma-clipped with the
 step's clipping options first. Each fit is run with the table's ``ypos`` and
@@ -31,35 +31,25 @@ import numpy as np
 from jwst_tso_ext.detrended_white_light.detrended_white_light_step import (
     DetrendedWhiteLightStep,
 )
-from jwst_tso_ext.lightcurve.clipping import sigma_clip_series
-from jwst_tso_ext.lightcurve.fit_selection import detrend
-from jwst_tso_ext.lightcurve.tables import read_light_curve
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results"
 TABLE = ROOT / "tests/data/realdata/wasp107b_miri_lrs_white_eureka_s5.ecsv"
 PERIOD = 5.7214742
 REFERENCE_RP, REFERENCE_RP_ERR = 0.14324, 0.00010
-#: options of make_detrended_light_curve that are not detrend's (it sums spectra)
-NOT_DETREND = ("max_bad_fraction", "fill_window", "min_wave", "max_wave", "time_column",
-               "regressor_smoothing", "clip_sigma", "clip_window", "clip_maxiter")
 
 
-def fit(light_curve, regressors, **step_parameters):
-    """The step's default fit of the light curve (period given); returns detrend's result.
+def fit(regressors, **step_parameters):
+    """The step's default fit of the table (period given); returns detrend's result.
 
-    ``light_curve`` is `read_light_curve`'s dict: the table's rows as the step reads
-    them (its masked row skipped; ``np.asarray`` of the masked columns would give
-    that row's fill values, time 0, flux 0, error 0).
+    `DetrendedWhiteLightStep.white_light` is the step's own route for a table (its
+    reader, which skips the masked row, its sigma clipping, then ``detrend``), without
+    writing products.
     """
-    options = DetrendedWhiteLightStep(period=PERIOD, **step_parameters).light_curve_options()
-    flux = light_curve["flux"]
-    clipped = sigma_clip_series(flux, window=options["clip_window"],
-                                nsigma=options["clip_sigma"], maxiter=options["clip_maxiter"])
-    chosen = {name: light_curve["regressors"][name] for name in regressors}
-    return detrend(light_curve["bjd_tdb"], flux, light_curve["error"],
-                   clip_mask=clipped, regressors=chosen or None,
-                   **{k: v for k, v in options.items() if k not in NOT_DETREND})
+    step = DetrendedWhiteLightStep(period=PERIOD, regressors=list(regressors),
+                                   **step_parameters)
+    _, result = step.white_light(str(TABLE))
+    return result
 
 
 def main(argv=None):
@@ -67,7 +57,6 @@ def main(argv=None):
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    light_curve = read_light_curve(TABLE, regressors=("ypos", "ywidth"))
     cases = [
         ("default (limb darkening free), ypos + ywidth offered", ("ypos", "ywidth"), {}),
         ("default (limb darkening free), no regressors", (), {}),
@@ -80,9 +69,9 @@ def main(argv=None):
         f"# WASP-107 b white light vs Eureka! ({datetime.now(timezone.utc):%Y-%m-%dT%H%MZ})",
         "",
         "`python benchmarks/check_wasp107b.py`: the vendored Eureka! table (4096 "
-        "integrations, one masked row skipped by the step's table reader), `detrend` "
-        "with `DetrendedWhiteLightStep(period=5.7214742)`'s "
-        "options, the step's sigma clipping; reference rp = "
+        "integrations, one masked row skipped by the step's table reader) through "
+        "`DetrendedWhiteLightStep(period=5.7214742).white_light` (its reader, sigma "
+        "clipping and `detrend`); reference rp = "
         f"{REFERENCE_RP} +/- {REFERENCE_RP_ERR} (Eureka! emcee, free quadratic limb "
         "darkening).",
         "",
@@ -92,7 +81,7 @@ def main(argv=None):
     ]
     for label, regressors, parameters in cases:
         started = time.monotonic()
-        result = fit(light_curve, regressors, **parameters)
+        result = fit(regressors, **parameters)
         seconds = time.monotonic() - started
         p = result["parameters"]
         rp, rp_err = p["rp"]

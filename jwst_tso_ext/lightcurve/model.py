@@ -662,7 +662,7 @@ def fit_light_curve(
     # q1 = 0 is a uniform disc whatever q2 (u1 = 2 sqrt(q1) q2, u2 = sqrt(q1) (1 - 2 q2)):
     # q2's column is then numerical noise, and left in it made the depth error depend on
     # the parameterisation (a trapezoid's rp error 4x its value when the ramp's start moved)
-    q1_at_zero = [i for i in held if model.names[i] == "q1" and res.x[i] - lo[i] < 1e-6]
+    q1_at_zero = any(model.names[i] == "q1" and res.x[i] - lo[i] < 1e-6 for i in held)
     if q1_at_zero and "q2" in model.names and model.names.index("q2") not in held:
         held.append(model.names.index("q2"))
         warnings.append("q1 ended at 0 (no limb darkening): q2 has no effect there and is "
